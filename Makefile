@@ -1,0 +1,58 @@
+# embedlab: `make help` lists the targets. Every target that needs Python installs .venv first.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EMBEDLAB := $(VENV)/bin/embedlab
+STAMP := $(VENV)/.installed
+SMOKE_DIR ?= smoke
+SMOKE_STEPS ?= 3
+VARIANTS ?= $(basename $(notdir $(wildcard configs/variants/*.yaml)))
+
+.PHONY: help install test test-slow lint smoke assets lock clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	# torch is pinned in the same pip call as everything else: alone, pip would pull a CUDA build.
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock torch==2.13.0 -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with pinned dependencies (idempotent)
+
+test: install ## Run the fast test suite (CPU, offline)
+	$(PY) -m pytest -q
+
+test-slow: install ## Run the slow tests too (real SmolLM2 weights; needs `make assets`)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: install ## Check style with ruff
+	$(VENV)/bin/ruff check embedlab tests benchmarks
+
+assets: install ## Fetch and verify every pinned offline asset into the cache ($$EMBEDLAB_CACHE)
+	$(EMBEDLAB) assets fetch
+
+smoke: install ## Train every variant for a few steps on the tiny random model
+	@set -e; for variant in $(VARIANTS); do \
+	  echo "== $$variant"; \
+	  $(EMBEDLAB) fit --config configs/base.yaml --config configs/backbones/tiny-random.yaml \
+	    --config configs/variants/$$variant.yaml --trainer.max_steps $(SMOKE_STEPS) \
+	    --trainer.default_root_dir $(SMOKE_DIR)/$$variant --trainer.enable_progress_bar false \
+	    --trainer.logger.class_path CSVLogger --trainer.logger.init_args.save_dir $(SMOKE_DIR)/$$variant 2>&1 \
+	    | grep -v -i -e warn -e "^ *warnings.warn" -e "tip:" -e "available:" || true; \
+	  test -f $(SMOKE_DIR)/$$variant/lightning_logs/version_0/checkpoints/last.ckpt; \
+	done; \
+	echo; echo "Checkpoints:"; find $(SMOKE_DIR) -name last.ckpt | sort
+
+lock: install ## Re-pin requirements.lock from the current .venv
+	@(echo "# Exact versions resolved on the reference machine (2 cores, CPU, Python 3.11), used as pip constraints"; \
+	  echo "# by 'make install'. Regenerate with 'make lock'."; \
+	  $(PY) -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/') > requirements.lock
+
+clean: ## Remove smoke runs and caches (not .venv, not the asset cache)
+	rm -rf $(SMOKE_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`.
+
+Importing `embedlab.models` and `embedlab.data` registers every attention policy, pooling head and
+DataModule, so configs name them by class (`pooling: MultiLayerTrainable`). A misspelt name is
+answered with the valid ones, closest first, before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import lightning as L
+from lightning.pytorch.cli import LightningCLI
+
+import embedlab.data  # noqa: F401  (registers DataModules for short class names)
+import embedlab.models  # noqa: F401  (registers attention policies and pooling heads)
+from embedlab.cli_names import check_component_names
+from embedlab.errors import EmbedlabError
+from embedlab.module import EmbeddingModule
+
+
+class EmbedlabCLI(LightningCLI):
+    """LightningCLI over EmbeddingModule and any DataModule (`data.class_path`)."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.set_defaults({"data": {"class_path": "embedlab.data.JsonlPairs"}})
+
+
+def run_lightning(argv: list[str], from_command_line: bool = False) -> int:
+    check_component_names(argv)
+    EmbedlabCLI(
+        EmbeddingModule,
+        L.LightningDataModule,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        args=None if from_command_line else argv,
+        auto_configure_optimizers=False,
+    )
+    return 0
+
+
+def _assets(argv: list[str]) -> int:
+    from embedlab.assets.command import main as assets_main
+
+    return assets_main(argv)
+
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {"assets": _assets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from_command_line = argv is None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        return run_lightning(argv, from_command_line)
+    except EmbedlabError as error:
+        print(f"embedlab: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Examples to model-ready batches: tokenisation (in DataLoader workers) and text hashes.
+
+A batch is a dict:
+- `query`: features of the B queries; `documents`: features of the B positives, then the B*k hard
+  negatives grouped by query; features are `input_ids`, `attention_mask`, `pool_mask`, each [N, T];
+- `query_keys` [B] and `document_keys` [B*(1+k)]: int64 hashes of the texts, for masking duplicates;
+- `sources`: the source name of each example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from embedlab.models.tokenization import TextTokenizer
+
+
+@dataclass
+class Example:
+    """One training example: a query, its positive, and its hard negatives."""
+
+    query: str
+    positive: str
+    negatives: list[str] = field(default_factory=list)
+    source: str = "default"
+    instruction: str | None = None
+
+
+def text_key(text: str) -> int:
+    """A stable signed 64-bit hash of a text (Python's `hash` differs between processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+class PairCollator:
+    """Callable collate_fn turning a list of `Example`s into a batch dict.
+
+    Args:
+        tokenizer: the backbone's TextTokenizer.
+        num_negatives: hard negatives per query (each example must have at least this many).
+        query_max_length: token limit of queries.
+        document_max_length: token limit of positives and negatives.
+    """
+
+    def __init__(
+        self,
+        tokenizer: TextTokenizer,
+        num_negatives: int = 0,
+        query_max_length: int | None = None,
+        document_max_length: int | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.num_negatives = num_negatives
+        self.query_max_length = query_max_length
+        self.document_max_length = document_max_length
+
+    def __call__(self, examples: Sequence[Example]) -> dict[str, Any]:
+        k = self.num_negatives
+        for example in examples:
+            if len(example.negatives) < k:
+                raise ValueError(
+                    f"example from {example.source!r} has {len(example.negatives)} hard negatives, {k} needed: "
+                    f"{example.query[:60]!r}"
+                )
+        queries = [e.query for e in examples]
+        instructions = [e.instruction or "" for e in examples]
+        documents = [e.positive for e in examples] + [n for e in examples for n in e.negatives[:k]]
+        return {
+            "query": self.tokenizer(queries, instructions, self.query_max_length),
+            "documents": self.tokenizer(documents, None, self.document_max_length),
+            "query_keys": _keys(queries),
+            "document_keys": _keys(documents),
+            "sources": [e.source for e in examples],
+        }
+
+
+def _keys(texts: Sequence[str]) -> Tensor:
+    return torch.tensor([text_key(t) for t in texts], dtype=torch.long)  # [N]

