@@ -8,6 +8,7 @@ dicts (see `embedlab.data.collate`).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -20,6 +21,7 @@ from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from embedlab.errors import EmbedlabError
 from embedlab.hparams import INSTANTIATOR, as_config
 from embedlab.losses import InfoNCE
 from embedlab.models.attention import AttentionPolicy, Causal
@@ -168,7 +170,10 @@ class EmbeddingModule(L.LightningModule):
         ]
         fused = self.device.type == "cuda"
         optimizer = torch.optim.AdamW(groups, lr=self.hparams.learning_rate, betas=self.hparams.betas, fused=fused)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        estimated = self.trainer.estimated_stepping_batches
+        if not math.isfinite(estimated):
+            raise EmbedlabError("Set trainer.max_steps: the linear learning-rate decay needs a known number of steps.")
+        total = max(1, int(estimated))
         warmup = min(self.hparams.warmup_steps, total)
 
         def schedule(step: int) -> float:

@@ -76,3 +76,14 @@ def test_config_dict_is_not_mutated():
     config = tiny_config()
     Backbone(config=config, tokenizer="byte-level")
     assert config["model_type"] == "llama"
+
+
+def test_gradient_checkpointing_with_lora_backpropagates():
+    backbone = tiny_backbone(gradient_checkpointing=True, lora=LoRA(r=2, alpha=4, dropout=0.0))
+    backbone.train()
+    ids = torch.tensor([[5, 6, 7, 1], [8, 9, 1, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    backbone(ids, mask).last_hidden_state.pow(2).mean().backward()
+    grads = [p.grad for n, p in backbone.named_parameters() if "lora_B" in n]  # A gets none while B = 0
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+    assert backbone.base_model.is_gradient_checkpointing
