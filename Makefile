@@ -9,7 +9,7 @@ EMBEDLAB := $(VENV)/bin/embedlab
 STAMP := $(VENV)/.installed
 SMOKE_DIR ?= smoke
 SMOKE_STEPS ?= 3
-VARIANTS ?= $(basename $(notdir $(wildcard configs/variants/*.yaml)))
+VARIANTS ?=
 
 .PHONY: help install test test-slow lint smoke assets lock clean
 
@@ -37,17 +37,8 @@ lint: install ## Check style with ruff
 assets: install ## Fetch and verify every pinned offline asset into the cache ($$EMBEDLAB_CACHE)
 	$(EMBEDLAB) assets fetch
 
-smoke: install ## Train every variant for a few steps on the tiny random model
-	@set -e; for variant in $(VARIANTS); do \
-	  echo "== $$variant"; \
-	  $(EMBEDLAB) fit --config configs/base.yaml --config configs/backbones/tiny-random.yaml \
-	    --config configs/variants/$$variant.yaml --trainer.max_steps $(SMOKE_STEPS) \
-	    --trainer.default_root_dir $(SMOKE_DIR)/$$variant --trainer.enable_progress_bar false \
-	    --trainer.logger.class_path CSVLogger --trainer.logger.init_args.save_dir $(SMOKE_DIR)/$$variant 2>&1 \
-	    | grep -v -i -e warn -e "^ *warnings.warn" -e "tip:" -e "available:" || true; \
-	  test -f $(SMOKE_DIR)/$$variant/lightning_logs/version_0/checkpoints/last.ckpt; \
-	done; \
-	echo; echo "Checkpoints:"; find $(SMOKE_DIR) -name last.ckpt | sort
+smoke: install ## Train every variant for a few steps on the tiny random model; prints the checkpoints
+	$(PY) -m embedlab.smoke --out $(SMOKE_DIR) --steps $(SMOKE_STEPS) $(VARIANTS)
 
 lock: install ## Re-pin requirements.lock from the current .venv
 	@(echo "# Exact versions resolved on the reference machine (2 cores, CPU, Python 3.11), used as pip constraints"; \

@@ -96,3 +96,14 @@ def test_invalid_backbone_config_is_an_error_not_a_traceback(capsys):
     argv = ["fit", *TINY, "--model.backbone.init_args.config", '{"model_type": "gpt2", "n_embd": 32, "n_head": 12}']
     assert main(argv) == 2
     assert "backbone.config for model_type 'gpt2' is not valid" in capsys.readouterr().err
+
+
+def test_smoke_prints_a_line_and_checkpoint_per_variant(tmp_path, capsys):
+    from embedlab.smoke import main as smoke
+
+    assert smoke(["--out", str(tmp_path), "--steps", "1", "m1_eos_causal", "x_scalarmix_bidir"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["variant", "attention", "pooling"]
+    for line, variant in zip(lines[1:], ["m1_eos_causal", "x_scalarmix_bidir"], strict=True):
+        assert line.startswith(variant) and line.endswith("last.ckpt")
+        assert (tmp_path / variant).is_dir() and Path(line.split()[-1]).is_file()
