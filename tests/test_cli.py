@@ -60,9 +60,26 @@ def test_every_config_stack_parses(backbone, variant):
     assert cli.config.model.pooling.class_path.endswith(yaml_model(variant)["pooling"])
 
 
+STRATEGIES = sorted(CONFIGS.glob("strategies/*.yaml"))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda p: p.stem)
+def test_every_strategy_config_parses(strategy):
+    import lightning as L
+
+    cli = ParseOnlyCLI(
+        EmbeddingModule,
+        L.LightningDataModule,
+        subclass_mode_data=True,
+        run=False,
+        args=[*TINY, "--config", str(VARIANTS[0]), "--config", str(strategy)],
+    )
+    assert cli.config.trainer.strategy.class_path.startswith("lightning.pytorch.strategies.")
+
+
 def test_every_yaml_is_used_by_a_tested_stack():
-    tested = {CONFIGS / "base.yaml", *VARIANTS, *BACKBONES}
-    assert set(CONFIGS.rglob("*.yaml")) <= tested | set(CONFIGS.glob("data/*.yaml"))
+    tested = {CONFIGS / "base.yaml", *VARIANTS, *BACKBONES, *STRATEGIES}
+    assert set(CONFIGS.rglob("*.yaml")) <= tested | set(CONFIGS.glob("data/*.yaml")) | set(CONFIGS.glob("eval/*.yaml"))
 
 
 def test_unknown_pooling_lists_closest_names(capsys):
@@ -107,3 +124,13 @@ def test_smoke_prints_a_line_and_checkpoint_per_variant(tmp_path, capsys):
     for line, variant in zip(lines[1:], ["m1_eos_causal", "x_scalarmix_bidir"], strict=True):
         assert line.startswith(variant) and line.endswith("last.ckpt")
         assert (tmp_path / variant).is_dir() and Path(line.split()[-1]).is_file()
+
+
+def test_fsdp_policy_wraps_decoder_layers_only():
+    from embedlab.fsdp import wrap_decoder_layers
+    from tests.conftest import tiny_backbone
+
+    backbone = tiny_backbone()
+    wrapped = [type(m).__name__ for m in backbone.modules() if wrap_decoder_layers(m, False, 0)]
+    assert wrapped == ["LlamaDecoderLayer", "LlamaDecoderLayer"]
+    assert wrap_decoder_layers(backbone, True, 0)
