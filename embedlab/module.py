@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from embedlab.errors import EmbedlabError
@@ -43,6 +44,9 @@ class EmbeddingModule(L.LightningModule):
         warmup_steps: linear warmup from 0, then linear decay to 0 at the last step.
         betas: AdamW betas.
         verify_attention: prove the attention policy on the loaded weights before use.
+        embedding_chunk_size: embed at most this many texts at a time in training, recomputing activations
+            in backward (GradCache's memory profile): the contrastive batch no longer bounds memory, and loss
+            and gradients are unchanged. None embeds each side of the batch in one pass.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class EmbeddingModule(L.LightningModule):
         warmup_steps: int = 100,
         betas: tuple[float, float] = (0.9, 0.999),
         verify_attention: bool = True,
+        embedding_chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         with warnings.catch_warnings():  # replaced by plain configs just below when built in Python
@@ -77,12 +82,31 @@ class EmbeddingModule(L.LightningModule):
     # ---------------------------------------------------------------- embedding
 
     def embed(self, features: dict[str, Tensor]) -> Tensor:
-        """Token features (`input_ids`, `attention_mask`, `pool_mask`, each [B, T]) to unit vectors [B, D]."""
-        output = self.backbone(
-            features["input_ids"], features["attention_mask"], output_hidden_states=self.pooling.needs_all_layers
-        )
+        """Token features (`input_ids`, `attention_mask`, `pool_mask`, each [B, T]) to unit vectors [B, D].
+
+        With `embedding_chunk_size` set and gradients on, the texts are embedded a chunk at a time under
+        activation checkpointing: only each chunk's inputs and embeddings are kept, and backward
+        recomputes one chunk at a time with the forward's RNG state replayed (so dropout matches).
+        This is GradCache's memory profile (memory independent of the contrastive batch) with one
+        ordinary backward pass, so automatic optimisation, DDP and gradient clipping work unchanged.
+        """
+        ids, mask, pool = features["input_ids"], features["attention_mask"], features["pool_mask"]
+        size = self.hparams.get("embedding_chunk_size")
+        if not size or ids.shape[0] <= size or not torch.is_grad_enabled():
+            return self._embed(ids, mask, pool)
+        chunks = []
+        for start in range(0, ids.shape[0], size):
+            rows = slice(start, start + size)
+            real = mask[rows].any(dim=0).nonzero().squeeze(-1)  # columns holding a real token of this chunk
+            cols = slice(int(real.min()), int(real.max()) + 1) if real.numel() else slice(0, 1)
+            args = (ids[rows, cols], mask[rows, cols], pool[rows, cols])  # [C, T'] each, padding trimmed
+            chunks.append(checkpoint(self._embed, *args, use_reentrant=False, preserve_rng_state=True))
+        return torch.cat(chunks)  # [B, D]
+
+    def _embed(self, input_ids: Tensor, attention_mask: Tensor, pool_mask: Tensor) -> Tensor:
+        output = self.backbone(input_ids, attention_mask, output_hidden_states=self.pooling.needs_all_layers)
         states = tuple(output.hidden_states) if self.pooling.needs_all_layers else (output.last_hidden_state,)
-        inputs = PoolingInputs(states, features["attention_mask"], features["pool_mask"], self.attention.is_causal)
+        inputs = PoolingInputs(states, attention_mask, pool_mask, self.attention.is_causal)
         return F.normalize(self.pooling(inputs).float(), dim=-1)  # [B, D]
 
     @torch.no_grad()
