@@ -65,6 +65,7 @@ class Backbone(nn.Module):
         trust_remote_code: allow model code from the hub (its attention may ignore the policy).
         revision: hub revision (branch, tag or commit) to pin.
         seed: seed of the random init when `config` is given.
+        compile: run the decoder through `torch.compile` (dynamic shapes); works with LoRA and every head.
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class Backbone(nn.Module):
         trust_remote_code: bool = False,
         revision: str | None = None,
         seed: int = 0,
+        compile: bool = False,
     ) -> None:
         record_init_args(self, locals())
         super().__init__()
@@ -96,6 +98,8 @@ class Backbone(nn.Module):
         self.lora = lora
         if lora is not None:
             self.model = _add_lora(self.model, lora)
+        # Kept out of the module tree (a compiled wrapper would duplicate every key of the state dict).
+        self.__dict__["_compiled"] = torch.compile(self.model, dynamic=True) if compile else None
         self.tokenizer = TextTokenizer(
             _load_tokenizer(tokenizer or name_or_path, revision, trust_remote_code),
             max_length=max_length,
@@ -136,7 +140,7 @@ class Backbone(nn.Module):
             output_hidden_states: also return the states of every layer (L + 1 tensors).
         """
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # [B, T], padding-side invariant
-        return self.model(
+        return (self._compiled or self.model)(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,

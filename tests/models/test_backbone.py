@@ -87,3 +87,14 @@ def test_gradient_checkpointing_with_lora_backpropagates():
     grads = [p.grad for n, p in backbone.named_parameters() if "lora_B" in n]  # A gets none while B = 0
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
     assert backbone.base_model.is_gradient_checkpointing
+
+
+@pytest.mark.slow
+def test_compiled_backbone_matches_eager_and_keeps_its_state_dict():
+    eager = tiny_backbone(lora=LoRA(r=2, alpha=4, dropout=0.0))
+    compiled = tiny_backbone(lora=LoRA(r=2, alpha=4, dropout=0.0), compile=True)
+    assert eager.state_dict().keys() == compiled.state_dict().keys()
+    ids = torch.tensor([[5, 6, 7, 1], [8, 9, 1, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    with torch.no_grad():
+        assert torch.allclose(eager(ids, mask).last_hidden_state, compiled(ids, mask).last_hidden_state, atol=1e-5)
