@@ -73,11 +73,29 @@ class EmbeddingModule(L.LightningModule):
         self.backbone = backbone
         self.attention = attention or Causal()
         self.attention.apply(backbone)
-        if verify_attention:
-            self.attention.verify(backbone)
+        self._attention_verified = not verify_attention
+        if backbone.attn_implementation != "flash_attention_2":  # flash kernels run on the GPU only
+            self.verify_attention_policy()
         self.pooling = (pooling or LastToken)(backbone.hidden_size)
         self.pooling.connect(backbone.num_layers)
         self.loss = loss or InfoNCE()
+
+    def verify_attention_policy(self) -> None:
+        """Prove the attention policy on the weights as loaded, on their current device (once)."""
+        if not self._attention_verified:
+            self.attention.verify(self.backbone)
+            self._attention_verified = True
+
+    def on_fit_start(self) -> None:
+        self.verify_attention_policy()
+        if self.logger is not None:
+            self.logger.log_hyperparams({f"parameters/{k}": v for k, v in self.parameter_counts.items()})
+
+    def on_validation_start(self) -> None:
+        self.verify_attention_policy()
+
+    def on_test_start(self) -> None:
+        self.verify_attention_policy()
 
     # ---------------------------------------------------------------- embedding
 
@@ -127,6 +145,7 @@ class EmbeddingModule(L.LightningModule):
             max_length: token limit (default: the backbone's).
             show_progress: show a progress bar.
         """
+        self.verify_attention_policy()
         was_training = self.training
         self.eval()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
@@ -221,10 +240,6 @@ class EmbeddingModule(L.LightningModule):
             "pooling": sum(p.numel() for p in self.pooling.parameters() if p.requires_grad),
             "loss": sum(p.numel() for p in self.loss.parameters() if p.requires_grad),
         }
-
-    def on_fit_start(self) -> None:
-        if self.logger is not None:
-            self.logger.log_hyperparams({f"parameters/{k}": v for k, v in self.parameter_counts.items()})
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["embedlab"] = {"parameter_counts": self.parameter_counts, "variant": self.variant_name}

@@ -55,7 +55,8 @@ class Backbone(nn.Module):
         config: a config dict (`model_type` plus sizes) for a random-init model.
         tokenizer: tokenizer source when it differs from `name_or_path`; `byte-level` needs no files.
         dtype: weight dtype: float32, bfloat16 or float16.
-        attn_implementation: eager, sdpa, flash_attention_2, ...
+        attn_implementation: eager, sdpa, flash_attention_2, ..., or auto: flash_attention_2 (unpadded,
+            variable-length kernels) when flash-attn is installed, a GPU is present and dtype is 16-bit, else sdpa.
         gradient_checkpointing: recompute activations in backward to save memory.
         lora: adapters to train; None trains every weight (full fine-tune).
         max_length: most tokens per text, EOS included.
@@ -74,7 +75,7 @@ class Backbone(nn.Module):
         config: dict[str, Any] | None = None,
         tokenizer: str | None = None,
         dtype: Literal["float32", "bfloat16", "float16"] = "float32",
-        attn_implementation: str = "sdpa",
+        attn_implementation: str = "auto",
         gradient_checkpointing: bool = False,
         lora: LoRA | None = None,
         max_length: int = 512,
@@ -92,7 +93,8 @@ class Backbone(nn.Module):
             raise EmbedlabError(f"backbone.dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         self.name_or_path = name_or_path
         self.trust_remote_code = trust_remote_code
-        self.model = self._load_model(name_or_path, config, DTYPES[dtype], attn_implementation, revision, seed)
+        self.attn_implementation = resolve_attn_implementation(attn_implementation, DTYPES[dtype])
+        self.model = self._load_model(name_or_path, config, DTYPES[dtype], self.attn_implementation, revision, seed)
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.lora = lora
@@ -178,6 +180,17 @@ class Backbone(nn.Module):
                 f"Could not load backbone {name_or_path!r}: {error}. Offline, use a local folder or the "
                 "alias `smollm2-135m` (after `embedlab assets fetch`)."
             ) from error
+
+
+def resolve_attn_implementation(requested: str, dtype: torch.dtype) -> str:
+    """`auto` becomes flash_attention_2 where it can run, else sdpa; other names pass through."""
+    if requested != "auto":
+        return requested
+    from transformers.utils import is_flash_attn_2_available
+
+    if torch.cuda.is_available() and dtype in (torch.bfloat16, torch.float16) and is_flash_attn_2_available():
+        return "flash_attention_2"
+    return "sdpa"
 
 
 def resolve_source(name_or_path: str) -> str:
