@@ -25,6 +25,10 @@ class AttentionPolicyError(EmbedlabError):
     """An attention policy is not supported by, or does not hold on, the loaded backbone."""
 
 
+class NonFiniteError(EmbedlabError):
+    """Training produced a NaN or infinite loss or gradient; the run stops before the weights are touched."""
+
+
 def closest_names(name: str, choices: Iterable[str], limit: int = 50) -> list[str]:
     """All of `choices`, the ones closest to `name` first (difflib ratio, then alphabetical)."""
     lowered = name.lower()

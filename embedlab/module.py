@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
-from embedlab.errors import EmbedlabError
+from embedlab.errors import EmbedlabError, NonFiniteError
 from embedlab.hparams import INSTANTIATOR, as_config
 from embedlab.losses import InfoNCE
 from embedlab.models.attention import AttentionPolicy, Causal
@@ -186,6 +186,9 @@ class EmbeddingModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         loss = self._loss(batch)
+        self._sources = sorted(set(batch.get("sources", [])))
+        if not torch.isfinite(loss):
+            raise NonFiniteError(f"The loss is {loss.item()} at step {self.global_step} {self._where()}.")
         size = batch["query"]["input_ids"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/temperature", self.loss.temperature, batch_size=size)
@@ -199,8 +202,21 @@ class EmbeddingModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         norms = grad_norm(self, norm_type=2)
-        if "grad_2.0_norm_total" in norms:
-            self.log("train/grad_norm", norms["grad_2.0_norm_total"])
+        total = norms.get("grad_2.0_norm_total")
+        if total is not None:
+            if not torch.isfinite(total):
+                bad = [
+                    name for name, p in self.named_parameters() if p.grad is not None and not p.grad.isfinite().all()
+                ]
+                raise NonFiniteError(
+                    f"Non-finite gradients at step {self.global_step} {self._where()}, in {len(bad)} parameters "
+                    f"(first: {', '.join(bad[:3])}). No optimiser step was taken."
+                )
+            self.log("train/grad_norm", total)
+
+    def _where(self) -> str:
+        sources = ", ".join(getattr(self, "_sources", [])) or "unknown"
+        return f"on a batch from source(s) {sources}; the last good checkpoint is left as it was"
 
     def configure_optimizers(self):
         decay, no_decay = [], []
