@@ -40,7 +40,7 @@ class PairCollator:
     """Callable collate_fn turning a list of `Example`s into a batch dict.
 
     Args:
-        tokenizer: the backbone's TextTokenizer.
+        tokenizer: the backbone's TextTokenizer (or a `FastTokenizer` around it: same tensors, less work).
         num_negatives: hard negatives per query (each example must have at least this many).
         query_max_length: token limit of queries.
         document_max_length: token limit of positives and negatives.
@@ -76,6 +76,16 @@ class PairCollator:
             "document_keys": _keys(documents),
             "sources": [e.source for e in examples],
         }
+
+
+def padding_stats(batch: dict[str, Any]) -> tuple[int, int]:
+    """(padding tokens, all tokens) over the batch's query and document tensors."""
+    total = padding = 0
+    for name in ("query", "documents"):
+        mask = batch[name]["attention_mask"]  # [N, T]
+        total += mask.numel()
+        padding += mask.numel() - int(mask.sum())
+    return padding, total
 
 
 def _keys(texts: Sequence[str]) -> Tensor:
