@@ -163,7 +163,8 @@ def main() -> int:
         )
         if preset.config is None:
             return Backbone("smollm2-135m", **kwargs)
-        return Backbone(config=preset.config, tokenizer="byte-level", **kwargs)
+        with torch.device(device):  # initialise on the GPU: a 7B random init on the CPU takes minutes
+            return Backbone(config=preset.config, tokenizer="byte-level", **kwargs)
 
     probe = backbone(False)
     vocab, eos = probe.config.vocab_size, probe.tokenizer.tokenizer.eos_token_id
