@@ -45,13 +45,13 @@ class SyntheticVariant:
 DEFAULT_VARIANTS: tuple[SyntheticVariant, ...] = (
     SyntheticVariant("m1_eos_causal", "Causal", "LastToken"),
     SyntheticVariant(
-        "m2_lastlayer_causal", "Causal", "LastLayerTrainable", {"STS": 0.25, "Retrieval": 0.10, "Clustering": -0.05}
+        "m2_lastlayer_causal", "Causal", "TrainableLastLayer", {"STS": 0.25, "Retrieval": 0.10, "Clustering": -0.05}
     ),
     SyntheticVariant("m3_multilayer_causal", "Causal", "MultiLayerTrainable", {"STS": 0.25, "Retrieval": 0.15}),
     SyntheticVariant(
         "m4_lastlayer_bidir",
         "Bidirectional",
-        "LastLayerTrainable",
+        "TrainableLastLayer",
         {"STS": 0.20, "Retrieval": 0.25, "Classification": -0.40, "Clustering": -0.50},
     ),
     SyntheticVariant(

@@ -26,7 +26,7 @@ def test_tidy_table_columns_and_values(small_runs: Path) -> None:
     assert row.score.item() == result["scores"]["test"][0]["main_score"]
     assert row[["attention", "pooling", "backbone", "task_type", "category", "metric"]].iloc[0].tolist() == [
         "Bidirectional",
-        "LastLayerTrainable",
+        "TrainableLastLayer",
         "smollm2-135m",
         "STS",
         "STS",
