@@ -1,4 +1,4 @@
-"""The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`.
+"""The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`, `data`, `evaluate`, `analyze`.
 
 Importing `embedlab.models` and `embedlab.data` registers every attention policy, pooling head and
 DataModule, so configs name them by class (`pooling: MultiLayerTrainable`). A misspelt name is
@@ -17,14 +17,25 @@ import embedlab.data  # noqa: F401  (registers DataModules for short class names
 import embedlab.models  # noqa: F401  (registers attention policies and pooling heads)
 from embedlab.cli_names import check_component_names
 from embedlab.errors import EmbedlabError
+from embedlab.eval.options import EvaluationOptions
 from embedlab.module import EmbeddingModule
 
 
 class EmbedlabCLI(LightningCLI):
-    """LightningCLI over EmbeddingModule and any DataModule (`data.class_path`)."""
+    """LightningCLI over EmbeddingModule and any DataModule (`data.class_path`).
+
+    `test` is an MTEB evaluation into a run directory (options under `evaluation:`), not a test loop.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.set_defaults({"data": {"class_path": "embedlab.data.JsonlPairs"}})
+        parser.add_class_arguments(EvaluationOptions, "evaluation")  # read by `test` only
+
+    def test(self, model, ckpt_path: str | None = None, weights_only: bool | None = None, **kwargs) -> None:
+        """Evaluate the model (checkpoint weights, or untrained) on an MTEB suite: `embedlab.eval.lightning_test`."""
+        from embedlab.eval.lightning_test import run_test
+
+        run_test(self, model, ckpt_path, weights_only)
 
 
 def run_lightning(argv: list[str], from_command_line: bool = False) -> int:
@@ -46,7 +57,30 @@ def _assets(argv: list[str]) -> int:
     return assets_main(argv)
 
 
-SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {"assets": _assets}
+def _evaluate(argv: list[str]) -> int:
+    from embedlab.eval.command import main as evaluate_main
+
+    return evaluate_main(argv)
+
+
+def _analyze(argv: list[str]) -> int:
+    from embedlab.analysis.cli import analyze_main
+
+    return analyze_main(argv)
+
+
+def _data(argv: list[str]) -> int:
+    from embedlab.data.inspect import main as data_main
+
+    return data_main(argv)
+
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "analyze": _analyze,
+    "assets": _assets,
+    "data": _data,
+    "evaluate": _evaluate,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

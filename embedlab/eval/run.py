@@ -1,0 +1,130 @@
+"""Evaluate one model into a complete run directory: run.json, config, results, predictions, cost, DONE.
+
+Three kinds of model go through the same path, so every report has its floor and its yardstick:
+a trained checkpoint, an untrained backbone with a given attention and pooling (`max_steps: 0`,
+`train_mix: none`), and a reference encoder (all-MiniLM-L6-v2, `variant: reference-...`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from embedlab.eval.adapter import MTEBAdapter
+from embedlab.eval.evaluator import EvaluationReport, MTEBEvaluator
+from embedlab.eval.run_dir import RunDirectory
+from embedlab.eval.suites import SUITES, benchmark_names
+
+
+def fingerprint(config: Any) -> str | None:
+    """sha256 of a config as canonical JSON (None for no config)."""
+    if config is None:
+        return None
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def module_info(
+    module,
+    *,
+    seed: int | None = None,
+    max_steps: int = 0,
+    train_mix: str | None = None,
+    train_mix_config: Any = None,
+    variant: str | None = None,
+    checkpoint: str | None = None,
+) -> dict[str, Any]:
+    """run.json fields for an EmbeddingModule (untrained when `checkpoint` is None)."""
+    return {
+        "variant": variant or (module.variant_name if checkpoint else f"untrained-{module.variant_name}"),
+        "attention": type(module.attention).__name__,
+        "pooling": type(module.pooling).__name__,
+        "backbone": module.backbone.name_or_path,
+        "seed": 0 if seed is None else int(seed),
+        "train_mix": train_mix or ("none" if checkpoint is None else "unknown"),
+        "train_mix_fingerprint": fingerprint(train_mix_config),
+        "max_steps": int(max_steps),
+        "checkpoint": checkpoint,
+    }
+
+
+def reference_info(name: str) -> dict[str, Any]:
+    """run.json fields for a reference encoder (mean pooling over a bidirectional encoder)."""
+    short = Path(name).name
+    return {
+        "variant": f"reference-{short}",
+        "attention": "Bidirectional",
+        "pooling": "Mean",
+        "backbone": short,
+        "seed": 0,
+        "train_mix": "none",
+        "train_mix_fingerprint": None,
+        "max_steps": 0,
+        "checkpoint": None,
+    }
+
+
+def suite_name(spec: Any, task_names: list[str]) -> str:
+    """The suite label for run.json: the suite or benchmark name, else the task names joined by '+'."""
+    if isinstance(spec, str) and (spec in SUITES or spec in benchmark_names()):
+        return spec
+    return "+".join(sorted(task_names))
+
+
+def evaluate_run(
+    adapter: MTEBAdapter,
+    suite: Any,
+    run_dir: str | Path,
+    info: dict[str, Any],
+    config: dict[str, Any] | str | None = None,
+    batch_size: int = 32,
+) -> EvaluationReport:
+    """Evaluate `adapter` on `suite` and write the whole run directory (DONE last).
+
+    Args:
+        adapter: the model, wrapped.
+        suite: a suite name or task specs (see `suites.resolve_tasks`).
+        run_dir: where to write.
+        info: run.json fields (`module_info` or `reference_info`).
+        config: the evaluated model's config, saved as config.yaml.
+        batch_size: texts per forward pass.
+    """
+    evaluator = MTEBEvaluator(suite, batch_size)
+    directory = RunDirectory(run_dir)
+    directory.start()
+    label = suite_name(suite, evaluator.task_names)
+    directory.write_run_json(
+        {
+            **info,
+            "suite": label,
+            "tasks": evaluator.task_names,
+            "instructions": adapter.instructions.source if adapter.instructions else "none",
+            "instruction_template": adapter.instructions.template if adapter.instructions else None,
+            "precision": adapter.precision,
+            "device": str(adapter.encoder.device),
+        }
+    )
+    if config is not None:
+        directory.write_config(config)
+    report = evaluator.run(adapter, directory)
+    directory.write_cost(
+        {
+            "wall_time_s": round(report.seconds, 2),
+            "encode_time_s": round(adapter.stats["encode_seconds"], 2),
+            "texts": adapter.stats["texts"],
+            "texts_encoded": adapter.stats["encoded"],
+            "batches": adapter.stats["batches"],
+            "per_task_s": {s.task: round(s.seconds, 2) for s in report.scores},
+            "device": str(adapter.encoder.device),
+            "threads": torch.get_num_threads(),
+            "machine": platform.processor() or platform.machine(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    )
+    directory.finish()
+    return report

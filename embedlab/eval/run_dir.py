@@ -1,0 +1,111 @@
+"""Write a run directory exactly as docs/run-directory.md specifies (the contract analysis reads).
+
+`embedlab test` may evaluate into a directory `embedlab fit` already wrote: training provenance
+found in an existing run.json (variant, seed, training mix, steps) is kept, evaluation fields are
+updated, DONE is removed when evaluation starts and written last when it finishes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from embedlab import __version__
+from embedlab.eval.predictions import TaskPredictions
+
+REQUIRED = ("variant", "attention", "pooling", "backbone", "seed", "train_mix", "max_steps", "suite")
+TRAINING_FIELDS = (
+    "variant",
+    "attention",
+    "pooling",
+    "backbone",
+    "seed",
+    "train_mix",
+    "train_mix_fingerprint",
+    "max_steps",
+)
+
+
+class RunDirectory:
+    """One run's directory.
+
+    Args:
+        path: the directory (created if missing).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def results(self) -> Path:
+        return self.path / "results"
+
+    @property
+    def predictions(self) -> Path:
+        return self.path / "predictions"
+
+    def start(self) -> None:
+        """Mark the run incomplete until `finish()`, and clear the outputs of an earlier evaluation.
+
+        A run directory holds one evaluation: results of tasks from an earlier suite would otherwise
+        mix with the new ones.
+        """
+        (self.path / "DONE").unlink(missing_ok=True)
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.predictions.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.results.glob("*.json"), *self.predictions.glob("*.jsonl")]:
+            stale.unlink()
+
+    def write_run_json(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Write run.json: `info` plus the version, training fields of an existing run.json kept."""
+        path = self.path / "run.json"
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        merged = {**info, "embedlab_version": __version__}
+        merged.update({k: existing[k] for k in TRAINING_FIELDS if existing.get(k) is not None})
+        merged = {**existing, **merged}
+        missing = [k for k in REQUIRED if k not in merged]
+        if missing:
+            raise ValueError(f"{path}: run.json would lack required field(s) {', '.join(missing)}")
+        _write_json(path, merged)
+        return merged
+
+    def write_config(self, config: dict[str, Any] | str) -> None:
+        """Write config.yaml (the resolved config of the evaluated model), unless fit already did."""
+        path = self.path / "config.yaml"
+        if path.exists():
+            path = self.path / "eval_config.yaml"
+        plain = config if isinstance(config, str) else json.loads(json.dumps(config, default=str))
+        text = plain if isinstance(plain, str) else yaml.safe_dump(plain, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+
+    def write_result(self, task_result) -> Path:
+        """results/<Task>.json: the mteb TaskResult, as mteb writes it."""
+        path = self.results / f"{task_result.task_name}.json"
+        task_result.to_disk(path)
+        return path
+
+    def write_predictions(self, predictions: TaskPredictions) -> Path:
+        """predictions/<Task>.jsonl: the header line, then one line per example."""
+        path = self.predictions / f"{predictions.header['task_name']}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for line in (predictions.header, *predictions.records):
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return path
+
+    def write_cost(self, evaluation: dict[str, Any]) -> None:
+        """cost.json: the evaluation's costs under `evaluation`, next to whatever fit recorded."""
+        path = self.path / "cost.json"
+        cost = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        cost["evaluation"] = evaluation
+        _write_json(path, cost)
+
+    def finish(self) -> None:
+        """Write the DONE marker, last."""
+        (self.path / "DONE").write_text("", encoding="utf-8")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
