@@ -21,30 +21,11 @@ import pandas as pd
 
 from embedlab.analysis.errors import AnalysisError
 from embedlab.analysis.provenance import check_completeness, check_provenance
+from embedlab.task_categories import CATEGORY_BY_TYPE, CATEGORY_ORDER  # noqa: F401  (re-exported)
 
 REQUIRED_FIELDS = ("variant", "attention", "pooling", "backbone", "seed", "train_mix", "max_steps", "suite")
 COLUMNS = ("variant", "attention", "pooling", "backbone", "seed", "task", "task_type", "category", "metric", "score")
 
-# Task type -> the family averaged in the headline table (MTEB's task categories of the paper).
-CATEGORY_BY_TYPE = {
-    "STS": "STS",
-    "Classification": "Classification",
-    "MultilabelClassification": "Classification",
-    "Retrieval": "Retrieval",
-    "Clustering": "Clustering",
-    "PairClassification": "PairClassification",
-    "Reranking": "Reranking",
-    "Summarization": "Summarization",
-}
-CATEGORY_ORDER = (
-    "STS",
-    "Classification",
-    "Retrieval",
-    "Clustering",
-    "PairClassification",
-    "Reranking",
-    "Summarization",
-)
 SPLIT_PREFERENCE = ("test", "dev", "validation")
 
 

@@ -24,21 +24,10 @@ from embedlab.eval.predictions import build
 from embedlab.eval.reproduce import main_score_from
 from embedlab.eval.run_dir import RunDirectory
 from embedlab.eval.suites import resolve_tasks
+from embedlab.task_categories import CATEGORY_BY_TYPE
 
 log = logging.getLogger(__name__)
 REPRODUCTION_TOLERANCE = 1e-5  # mteb rounds retrieval metrics to 5 decimals
-
-# The paper's task categories (its headline table averages main scores within each).
-CATEGORY_BY_TYPE = {
-    "STS": "STS",
-    "Classification": "Classification",
-    "MultilabelClassification": "Classification",
-    "Retrieval": "Retrieval",
-    "Clustering": "Clustering",
-    "PairClassification": "PairClassification",
-    "Reranking": "Reranking",
-    "Summarization": "Summarization",
-}
 
 
 @dataclass
