@@ -1,4 +1,5 @@
-"""The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`, `data`, `evaluate`, `analyze`.
+"""The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`, `data`, `evaluate`, `analyze`,
+`export` and `layers`.
 
 Importing `embedlab.models` and `embedlab.data` registers every attention policy, pooling head and
 DataModule, so configs name them by class (`pooling: MultiLayerTrainable`). A misspelt name is
@@ -75,11 +76,25 @@ def _data(argv: list[str]) -> int:
     return data_main(argv)
 
 
+def _export(argv: list[str]) -> int:
+    from embedlab.export.command import main as export_main
+
+    return export_main(argv)
+
+
+def _layers(argv: list[str]) -> int:
+    from embedlab.layers.command import main as layers_main
+
+    return layers_main(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "analyze": _analyze,
     "assets": _assets,
     "data": _data,
     "evaluate": _evaluate,
+    "export": _export,
+    "layers": _layers,
 }
 
 
