@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
@@ -32,11 +33,30 @@ class EmbedlabCLI(LightningCLI):
         parser.set_defaults({"data": {"class_path": "embedlab.data.JsonlPairs"}})
         parser.add_class_arguments(EvaluationOptions, "evaluation")  # read by `test` only
 
+    def before_fit(self) -> None:
+        """Name the run in its RunRecord after the variant and data config files, unless named explicitly."""
+        from embedlab.callbacks import RunRecord
+
+        stems = config_stems(self.config[self.subcommand].get("config") or [])
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, RunRecord):
+                callback.variant = callback.variant or stems.get("variants")
+                callback.train_mix = callback.train_mix or stems.get("data")
+
     def test(self, model, ckpt_path: str | None = None, weights_only: bool | None = None, **kwargs) -> None:
         """Evaluate the model (checkpoint weights, or untrained) on an MTEB suite: `embedlab.eval.lightning_test`."""
         from embedlab.eval.lightning_test import run_test
 
         run_test(self, model, ckpt_path, weights_only)
+
+
+def config_stems(paths) -> dict[str, str]:
+    """{folder: file stem} of the `--config` files, e.g. {"variants": "m5_multilayer_bidir", "data": "offline-mix"}."""
+    stems = {}
+    for path in paths:
+        path = Path(str(getattr(path, "absolute", path)))
+        stems[path.parent.name] = path.stem
+    return stems
 
 
 def run_lightning(argv: list[str], from_command_line: bool = False) -> int:

@@ -102,6 +102,19 @@ class RunDirectory:
         cost["evaluation"] = evaluation
         _write_json(path, cost)
 
+    def record_training(self, provenance: dict[str, Any], cost: dict[str, Any]) -> None:
+        """What a fit writes: run.json's training fields (no `suite` yet) and cost.json's `training` block.
+
+        A later evaluation keeps these fields (see `write_run_json`) and adds its own.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        run_path, cost_path = self.path / "run.json", self.path / "cost.json"
+        existing = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
+        _write_json(run_path, {**existing, **provenance, "embedlab_version": __version__})
+        costs = json.loads(cost_path.read_text(encoding="utf-8")) if cost_path.is_file() else {}
+        costs["training"] = cost
+        _write_json(cost_path, costs)
+
     def finish(self) -> None:
         """Write the DONE marker, last."""
         (self.path / "DONE").write_text("", encoding="utf-8")
