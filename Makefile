@@ -10,8 +10,13 @@ STAMP := $(VENV)/.installed
 SMOKE_DIR ?= smoke
 SMOKE_STEPS ?= 3
 VARIANTS ?=
+# make reproduce: BACKBONE picks the study preset (configs/studies/): offline, qwen2-0.5b or paper.
+BACKBONE ?= offline
+SEEDS ?=
+STEPS ?=
+DRY_RUN ?=
 
-.PHONY: help install test test-slow lint smoke assets lock clean
+.PHONY: help install test test-slow lint smoke assets demo reproduce lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,10 +45,19 @@ assets: install ## Fetch and verify every pinned offline asset into the cache ($
 smoke: install ## Train every variant for a few steps on the tiny random model; prints the checkpoints
 	$(PY) -m embedlab.smoke --out $(SMOKE_DIR) --steps $(SMOKE_STEPS) $(VARIANTS)
 
+demo: assets ## The whole study in miniature on SmolLM2-135M, offline, on CPU (~15 min): writes report/demo/
+	$(EMBEDLAB) study --preset demo --out runs/demo --report report/demo
+
+reproduce: install ## The grid: make reproduce BACKBONE=offline|qwen2-0.5b|paper SEEDS="0 1 2" VARIANTS="m1 m5" [DRY_RUN=1]
+	$(if $(filter offline demo,$(BACKBONE)),$(EMBEDLAB) assets fetch,)
+	$(EMBEDLAB) study --preset $(BACKBONE) --out runs/$(BACKBONE) --report report/$(BACKBONE) \
+	  $(if $(SEEDS),--seeds $(SEEDS)) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(STEPS),--steps $(STEPS)) \
+	  $(if $(DRY_RUN),--dry-run)
+
 lock: install ## Re-pin requirements.lock from the current .venv
 	@(echo "# Exact versions resolved on the reference machine (2 cores, CPU, Python 3.11), used as pip constraints"; \
 	  echo "# by 'make install'. Regenerate with 'make lock'."; \
 	  $(PY) -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/') > requirements.lock
 
-clean: ## Remove smoke runs and caches (not .venv, not the asset cache)
+clean: ## Remove smoke runs and caches (not .venv, not the asset cache, not runs/ or report/)
 	rm -rf $(SMOKE_DIR) .pytest_cache .ruff_cache

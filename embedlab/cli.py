@@ -1,5 +1,5 @@
 """The `embedlab` command: LightningCLI's fit / validate / test, plus `assets`, `data`, `evaluate`, `analyze`,
-`export` and `layers`.
+`export`, `layers` and `study`.
 
 Importing `embedlab.models` and `embedlab.data` registers every attention policy, pooling head and
 DataModule, so configs name them by class (`pooling: MultiLayerTrainable`). A misspelt name is
@@ -108,6 +108,12 @@ def _layers(argv: list[str]) -> int:
     return layers_main(argv)
 
 
+def _study(argv: list[str]) -> int:
+    from embedlab.study.command import main as study_main
+
+    return study_main(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "analyze": _analyze,
     "assets": _assets,
@@ -115,6 +121,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "evaluate": _evaluate,
     "export": _export,
     "layers": _layers,
+    "study": _study,
 }
 
 
