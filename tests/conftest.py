@@ -43,3 +43,11 @@ def tiny_backbone(model_type: str = "llama", attn_implementation: str = "sdpa", 
 @pytest.fixture
 def backbone():
     return tiny_backbone()
+
+
+@pytest.fixture(autouse=True)
+def token_store_dir(tmp_path_factory, monkeypatch):
+    """Token stores built by any test go to a temporary folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("tokens")
+    monkeypatch.setattr("embedlab.data.mix.default_store_dir", lambda: folder)
+    return folder

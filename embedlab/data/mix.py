@@ -12,12 +12,21 @@ the composition from the seed (no mining, no tokenising) to exactly the next bat
 reaches the checkpointed batch (a hash chain over every batch so far) at the checkpointed positions,
 and goes on: nothing repeated, nothing skipped. Between epochs, persistent workers continue their
 stream without a replay. Checked with lightning 2.6.6 and torch 2.13.
+
+Token store (`token_store.py`): `prepare_data` (once per node, before any worker starts) tokenises
+every text of the sources once into memory-mapped stores under the embedlab cache, keyed by the
+tokenizer and its settings; every later run of the study, and every epoch, reads ids from them
+instead of tokenising again. The tensors are the same with the store, without it, or in part.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -33,6 +42,7 @@ from embedlab.data.recipe import MixRecipe
 from embedlab.data.rows import BadRowPolicy, format_bad_rows
 from embedlab.data.sources.base import Source
 from embedlab.data.stream import META, BatchList, MixCollator, MixStream, mine_batch
+from embedlab.data.token_store import TokenStore, build_stores, default_store_dir, stored_texts, tokenizer_fingerprint
 from embedlab.errors import EmbedlabError
 
 log = logging.getLogger("embedlab.data")
@@ -70,6 +80,10 @@ class TrainingMix(MixConfig, L.LightningDataModule):
             every source's size is known, else one endless epoch (stop with `trainer.max_steps`).
         pretruncate: cut long texts at a space before tokenising (identical tensors, faster).
         token_cache: tokenised texts kept per worker (a text seen again is not re-tokenised); 0: none.
+        token_store: tokenise the sources' texts once per tokenizer setting (in `prepare_data`) into a
+            memory-mapped store that every run of the study reads; texts not in it (streamed hub sources)
+            are tokenised in the workers. Same tensors either way.
+        token_store_dir: the stores' folder; default: `tokens/` in the embedlab cache (`$EMBEDLAB_CACHE`).
         num_workers: DataLoader worker processes (mining and tokenisation happen there).
         seed: the order's seed; the same seed gives the same batches for every variant.
     """
@@ -97,6 +111,8 @@ class TrainingMix(MixConfig, L.LightningDataModule):
         batches_per_epoch: int | None = None,
         pretruncate: bool = True,
         token_cache: int = 50_000,
+        token_store: bool = True,
+        token_store_dir: str | None = None,
         num_workers: int = 2,
         seed: int = 0,
     ) -> None:
@@ -118,8 +134,30 @@ class TrainingMix(MixConfig, L.LightningDataModule):
     def connect(self, tokenizer) -> None:
         """Bind the backbone's tokenizer (done automatically in `setup` when run by a Trainer)."""
         hp = self.hparams
-        fast = FastTokenizer(tokenizer, pretruncate=hp.pretruncate, cache_size=hp.token_cache)
+        stores = self.token_stores(tokenizer) if hp.token_store else {}
+        fast = FastTokenizer(tokenizer, pretruncate=hp.pretruncate, cache_size=hp.token_cache, stores=stores)
         self.collator = PairCollator(fast, hp.num_negatives, hp.query_max_length, hp.document_max_length)
+
+    def token_limits(self, tokenizer) -> tuple[int, int]:
+        """The token limits of queries and documents."""
+        hp = self.hparams
+        return hp.query_max_length or tokenizer.max_length, hp.document_max_length or tokenizer.max_length
+
+    def token_stores(self, tokenizer) -> dict[int, TokenStore]:
+        """The token stores of this mix and tokenizer, by token limit (none for a tokenizer without a fast backend)."""
+        base = tokenizer_fingerprint(tokenizer)
+        if base is None:
+            log.warning("TrainingMix: %s has no fast backend; no token store", type(tokenizer.tokenizer).__name__)
+            return {}
+        folder = (
+            Path(self.hparams.token_store_dir).expanduser() if self.hparams.token_store_dir else default_store_dir()
+        )
+        mix = hashlib.sha256(json.dumps(self.hparams["sources"], sort_keys=True, default=str).encode())
+        mix.update(json.dumps([s.instruction_prefix for s in self.sources]).encode())
+        return {
+            limit: TokenStore.at(folder, {**base, "max_length": limit, "mix": mix.hexdigest()[:16]})
+            for limit in dict.fromkeys(self.token_limits(tokenizer))
+        }
 
     def make_recipe(self, sources: list[Source]) -> MixRecipe:
         hp = self.hparams
@@ -140,9 +178,31 @@ class TrainingMix(MixConfig, L.LightningDataModule):
 
     # ---------------------------------------------------------------- Lightning hooks
 
+    def prepare_data(self) -> None:
+        """Build the token stores that are missing or fail their check (once per node; see `token_store.py`)."""
+        if not self.hparams.token_store:
+            return
+        if self.collator is None and self.trainer is not None:
+            self.connect(self.trainer.lightning_module.backbone.tokenizer)
+        fast: FastTokenizer = self._collator().tokenizer
+        stale = {limit: store for limit, store in fast.stores.items() if not store.open(full=True)}
+        if not stale:
+            return
+        started = time.perf_counter()
+        query_limit, document_limit = self.token_limits(fast.tokenizer)
+        rows = build_stores(stale, fast.encode, stored_texts(self.sources, query_limit, document_limit))
+        log.info(
+            "TrainingMix: token store built in %.1f s (%d rows): %s",
+            time.perf_counter() - started, rows, ", ".join(str(s.path) for s in stale.values()),
+        )  # fmt: skip
+        for store in stale.values():
+            store.open(full=True)
+
     def setup(self, stage: str) -> None:
         if self.collator is None:
             self.connect(self.trainer.lightning_module.backbone.tokenizer)
+        if self.hparams.token_store:
+            self.collator.tokenizer.open_stores()  # fully checked here, once; the workers only map them
         if self.trainer is not None:
             self.rank, self.world_size = self.trainer.global_rank, self.trainer.world_size
         if self.train_stream is None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from embedlab.data.collate import PairCollator
+from embedlab.data.collate import PairCollator, one_storage
 from embedlab.data.composer import BatchComposer, Composed
 from embedlab.data.mining import NegativeMiner
 from embedlab.errors import EmbedlabError
@@ -162,6 +162,8 @@ class MixCollator:
             "chain": composed.chain,
             **composed.state,
         }
+        if get_worker_info() is not None:  # sent to the main process: one storage, not one per tensor
+            one_storage(batch)
         return batch
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -99,17 +100,24 @@ class TextTokenizer:
             poolable.append(flags)
         return self._pad(rows, poolable)
 
-    def _pad(self, rows: list[list[int]], poolable: list[list[bool]]) -> dict[str, Tensor]:
-        width = max(len(r) for r in rows) if rows else 0
+    def _pad(self, rows: Sequence[Sequence[int]], poolable: Sequence[Sequence[bool]]) -> dict[str, Tensor]:
+        """Rows (lists or numpy arrays) to padded tensors, in a few vectorised numpy operations."""
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))  # [B]
+        width = int(lengths.max()) if len(rows) else 0
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)  # [B, T]
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # [B, T]
-        pool_mask = torch.zeros((len(rows), width), dtype=torch.bool)  # [B, T]
-        for i, (ids, flags) in enumerate(zip(rows, poolable, strict=True)):
-            n = len(ids)
-            span = slice(width - n, width) if self.padding_side == "left" else slice(0, n)
-            input_ids[i, span] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[i, span] = 1
-            pool_mask[i, span] = torch.tensor(flags, dtype=torch.bool)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "pool_mask": pool_mask}
+        columns = np.arange(width)  # [T]
+        if self.padding_side == "left":
+            real = columns[None, :] >= (width - lengths)[:, None]  # [B, T]
+        else:
+            real = columns[None, :] < lengths[:, None]  # [B, T]
+        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)  # [B, T]
+        pool_mask = np.zeros((len(rows), width), dtype=bool)  # [B, T]
+        if len(rows):  # boolean-mask assignment fills row by row, left to right: the rows' order
+            input_ids[real] = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+            pool_mask[real] = np.concatenate([np.asarray(f, dtype=bool) for f in poolable])
+        return {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(real.astype(np.int64)),
+            "pool_mask": torch.from_numpy(pool_mask),
+        }

@@ -29,7 +29,9 @@ def test_data_configs_parse_in_the_cli_stack(data):
         a for path in [*BASE, str(CONFIGS / "variants" / "m1_eos_causal.yaml"), str(data)] for a in ("--config", path)
     ]
     cli = ParseOnlyCLI(EmbeddingModule, L.LightningDataModule, subclass_mode_data=True, run=False, args=args)
-    assert cli.config.data.class_path == "embedlab.data.TrainingMix"
+    # samples.yaml is the bundled sample file (JsonlPairs); every other data config is a training mix.
+    expected = "embedlab.data.JsonlPairs" if data.stem == "samples" else "embedlab.data.TrainingMix"
+    assert cli.config.data.class_path == expected
 
 
 def test_offline_and_paper_mixes_build():
