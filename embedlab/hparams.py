@@ -44,6 +44,12 @@ def as_config(component: Any) -> Any:
         return {"class_path": _class_path(component)}
     if isinstance(component, functools.partial) and isinstance(component.func, type):
         return {"class_path": _class_path(component.func), "init_args": _plain(dict(component.keywords))}
+    if isinstance(component, functools.partial):
+        # What jsonargparse hands __init__ for a `Callable[[int], PoolingHead]` on reload: a partial of its
+        # own factory, with the class among the positional arguments.
+        classes = [a for a in component.args if isinstance(a, type)]
+        if classes:
+            return {"class_path": _class_path(classes[-1]), "init_args": _plain(dict(component.keywords))}
     init_args = getattr(component, "_init_args", None)
     if init_args is None:
         if type(component).__init__ is object.__init__:

@@ -88,6 +88,13 @@ def test_python_built_module_reloads_from_checkpoint(tmp_path):
     assert loaded.pooling.resampler.latents.shape[0] == 3
     assert loaded.loss.temperature == pytest.approx(0.1)
     assert torch.allclose(loaded.encode(TEXTS), module.encode(TEXTS), atol=1e-6)
+    # Saved again from the reloaded module, the pooling head keeps its class and settings.
+    assert loaded.hparams["pooling"]["class_path"].endswith("MultiLayerTrainable")
+    assert loaded.hparams["pooling"]["init_args"]["num_latents"] == 3
+    trainer.strategy.connect(loaded)
+    trainer.save_checkpoint(tmp_path / "again.ckpt")
+    again = EmbeddingModule.load_from_checkpoint(tmp_path / "again.ckpt", weights_only=True)
+    assert again.pooling.resampler.latents.shape[0] == 3
 
 
 def test_parameter_counts():
