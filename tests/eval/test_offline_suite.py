@@ -124,3 +124,22 @@ def test_missing_asset_names_the_fetch_command(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
     with pytest.raises(AssetError, match="embedlab assets fetch bbc-news"):
         OFFLINE_TASKS["BBCTopicClustering"]().load_data()
+
+
+def test_the_mini_suite_is_offline_v1_on_smaller_samples():
+    from embedlab.eval.offline import OFFLINE_V1_MINI
+    from embedlab.eval.suites import resolve_tasks
+
+    tasks = resolve_tasks("offline-v1-mini")
+    assert [t.metadata.name for t in tasks] == [f"{cls.metadata.name}Mini" for cls in OFFLINE_V1]
+    for task, full in zip(tasks, OFFLINE_V1, strict=True):
+        assert type(task) in OFFLINE_V1_MINI and isinstance(task, full) and task.suite == "offline-v1-mini"
+        assert (task.metadata.type, task.metadata.main_score) == (full.metadata.type, full.metadata.main_score)
+        assert task.metadata.prompt == full.metadata.prompt  # same instructions as offline-v1
+    retrieval = tasks[2]
+    retrieval.load_data()
+    split = retrieval.dataset["default"]["test"]
+    assert (len(split["queries"]), len(split["corpus"])) == (75, 150)
+    clustering = next(t for t in tasks if t.metadata.name == "BBCTopicClusteringMini")
+    clustering.load_data()
+    assert clustering.dataset["test"].num_rows == 80  # 16 per topic

@@ -36,4 +36,22 @@ OFFLINE_V1: tuple[type[OfflineTask], ...] = (
 )
 OFFLINE_TASKS: dict[str, type[OfflineTask]] = {cls.metadata.name: cls for cls in OFFLINE_V1}
 
-__all__ = ["OFFLINE_TASKS", "OFFLINE_V1", "SEED", "SUITE", *OFFLINE_TASKS]
+from embedlab.eval.offline.mini import MINI_SUITE, OFFLINE_V1_MINI  # noqa: E402  (subclasses the tasks above)
+
+# Every offline suite by name; task classes by name across suites.
+OFFLINE_SUITES: dict[str, tuple[type[OfflineTask], ...]] = {SUITE: OFFLINE_V1, MINI_SUITE: OFFLINE_V1_MINI}
+ALL_OFFLINE_TASKS: dict[str, type[OfflineTask]] = {
+    cls.metadata.name: cls for tasks in OFFLINE_SUITES.values() for cls in tasks
+}
+
+__all__ = [
+    "ALL_OFFLINE_TASKS",
+    "MINI_SUITE",
+    "OFFLINE_SUITES",
+    "OFFLINE_TASKS",
+    "OFFLINE_V1",
+    "OFFLINE_V1_MINI",
+    "SEED",
+    "SUITE",
+    *OFFLINE_TASKS,
+]

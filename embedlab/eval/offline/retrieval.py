@@ -29,6 +29,8 @@ class BBCHeadlineRetrieval(OfflineTask, AbsTaskRetrieval):
 
     asset = "bbc-news"
     k_values = (1, 3, 5, 10, 100)
+    queries_per_topic = QUERIES_PER_TOPIC
+    distractors_per_topic = DISTRACTORS_PER_TOPIC
     metadata = offline_metadata(
         name="BBCHeadlineRetrieval",
         type="Retrieval",
@@ -48,7 +50,7 @@ class BBCHeadlineRetrieval(OfflineTask, AbsTaskRetrieval):
         self._require_asset()
         articles = data.bbc_articles()
         queried, distractors = data.stratified(
-            [a.topic for a in articles], [QUERIES_PER_TOPIC, DISTRACTORS_PER_TOPIC], SEED
+            [a.topic for a in articles], [self.queries_per_topic, self.distractors_per_topic], SEED
         )
         corpus_index = sorted(queried + distractors)
         order = np.random.default_rng(SEED).permutation(len(corpus_index))  # corpus ids carry no hint of relevance
