@@ -108,9 +108,8 @@ def run_layers(preset, root: Path, out: Path) -> None:
         "--backbone",
         str(root / "backbones" / f"{preset.backbone}.yaml"),
     ]
-    for key, value in preset.layers.items():
-        values = value if isinstance(value, list) else [value]
-        argv += [f"--{key.replace('_', '-')}", *map(str, values)]
+    for key, value in preset.layers.items():  # `embedlab layers` flags; lists are comma-separated there
+        argv += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     argv += ["--out", str(out)]
     code = subprocess.call(argv)
     if code != 0:
