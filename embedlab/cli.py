@@ -8,11 +8,13 @@ answered with the valid ones, closest first, before anything is loaded.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 import embedlab.data  # noqa: F401  (registers DataModules for short class names)
@@ -32,16 +34,68 @@ class EmbedlabCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.set_defaults({"data": {"class_path": "embedlab.data.JsonlPairs"}})
         parser.add_class_arguments(EvaluationOptions, "evaluation")  # read by `test` only
+        parser.add_argument(
+            "--overwrite",
+            type=bool,
+            default=False,
+            help="fit: train anew in a run directory that holds a finished, evaluated run (DONE); "
+            "test: replace the results already in the run directory (same as --evaluation.overwrite)",
+        )
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse an unusable checkpoint, or one of another variant, before LightningCLI adopts its hyperparameters.
+
+        LightningCLI replaces the config's model with the checkpoint's, so a m5 checkpoint given with
+        the m1 config would otherwise be evaluated silently as m5 under m1's name.
+        """
+        from embedlab.checkpoint_file import LIGHTNING_NAMES, check_variant, read_checkpoint
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and str(ckpt_path) not in LIGHTNING_NAMES:
+            checkpoint = read_checkpoint(ckpt_path)
+            model = self.config[subcommand].get("model")
+            chosen = model.as_dict() if hasattr(model, "as_dict") else dict(model or {})
+            check_variant(checkpoint.get("hyper_parameters") or {}, chosen, ckpt_path)
+        super()._parse_ckpt_path()
 
     def before_fit(self) -> None:
-        """Name the run in its RunRecord after the variant and data config files, unless named explicitly."""
+        """Checkpoints in `<default_root_dir>/checkpoints`; no fit over a finished run; the RunRecord named."""
         from embedlab.callbacks import RunRecord
 
-        stems = config_stems(self.config[self.subcommand].get("config") or [])
+        root = Path(self.trainer.default_root_dir)
         for callback in self.trainer.callbacks:
-            if isinstance(callback, RunRecord):
-                callback.variant = callback.variant or stems.get("variants")
-                callback.train_mix = callback.train_mix or stems.get("data")
+            # Lightning's default folder is under the logger's version_N, which a new process does not
+            # reuse: `--ckpt_path last` would find nothing. A stable folder makes resuming a rerun.
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = os.path.realpath(root / "checkpoints")
+        stems = config_stems(self.config[self.subcommand].get("config") or [])
+        records = [c for c in self.trainer.callbacks if isinstance(c, RunRecord)]
+        for callback in records:
+            callback.variant = callback.variant or stems.get("variants")
+            callback.train_mix = callback.train_mix or stems.get("data")
+        run_dirs = {Path(c.run_dir) for c in records if c.run_dir} or {root}
+        self._refuse_finished_runs(run_dirs)
+
+    def _refuse_finished_runs(self, run_dirs: set[Path]) -> None:
+        """A fit into a run directory with DONE (trained and evaluated) would leave results describing
+        another model: refused, unless resuming (`--ckpt_path`) or told to (`--overwrite true`)."""
+        config = self.config[self.subcommand]
+        for run_dir in sorted(run_dirs):
+            done = run_dir / "DONE"
+            if not done.exists():
+                continue
+            if not (config.get("ckpt_path") or config.get("overwrite")):
+                raise EmbedlabError(
+                    f"{run_dir} holds a finished, evaluated run (DONE): a new fit there would leave its results "
+                    "describing another model. Resume it with --ckpt_path last, choose another "
+                    "--trainer.default_root_dir, or pass --overwrite true to train anew there."
+                )
+            done.unlink()  # results/ no longer describe the checkpoint: the run is incomplete until re-evaluated
+            print(
+                f"embedlab: {run_dir}: DONE removed; evaluate again with `embedlab test --evaluation.overwrite true`",
+                file=sys.stderr,
+            )
 
     def test(self, model, ckpt_path: str | None = None, weights_only: bool | None = None, **kwargs) -> None:
         """Evaluate the model (checkpoint weights, or untrained) on an MTEB suite: `embedlab.eval.lightning_test`."""

@@ -272,7 +272,10 @@ class EmbeddingModule(L.LightningModule):
             for name, parameter in self.backbone.named_parameters(prefix="backbone"):
                 if not parameter.requires_grad:
                     state_dict.setdefault(name, parameter.detach())
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        # Proved again on the weights just loaded (checkpoint, resume) at their next use: encode, fit, test.
+        self._attention_verified = not self.hparams.get("verify_attention", True)
+        return result
 
     @property
     def variant_name(self) -> str:

@@ -36,11 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", help="variant name for run.json")
     parser.add_argument("--seed", type=int, default=0, help="seed for run.json (and a random-init backbone)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results already in the run directory (else refused)"
+    )
     return parser
 
 
 def _module(args):
-    import torch
 
     from embedlab.models import Backbone
     from embedlab.models.attention import AttentionPolicy
@@ -49,8 +51,17 @@ def _module(args):
     from embedlab.registry import resolve
 
     if args.checkpoint:
-        checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        module = EmbeddingModule.load_from_checkpoint(args.checkpoint, map_location="cpu", weights_only=True)
+        from embedlab.checkpoint_file import read_checkpoint
+
+        checkpoint = read_checkpoint(args.checkpoint)  # missing, truncated, unsafe, not Lightning: a clear error
+        try:
+            module = EmbeddingModule.load_from_checkpoint(args.checkpoint, map_location="cpu", weights_only=True)
+        except EmbedlabError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a readable file that is not an EmbeddingModule checkpoint
+            raise EmbedlabError(
+                f"could not load checkpoint {args.checkpoint} as an EmbeddingModule: {type(error).__name__}: {error}"
+            ) from error
         return module, int(checkpoint.get("global_step", 0)), checkpoint.get("datamodule_hyper_parameters")
     attention = resolve(AttentionPolicy, args.attention, "attention policy")()
     pooling = resolve(PoolingHead, args.pooling, "pooling head")
@@ -63,8 +74,10 @@ def run(args) -> int:
 
     from embedlab.eval.encoders import load_reference
     from embedlab.eval.options import EvaluationOptions
-    from embedlab.eval.run import evaluate_run, module_info, reference_info
+    from embedlab.eval.run import check_overwrite, evaluate_run, module_info, reference_info
 
+    if args.run_dir:
+        check_overwrite(args.run_dir, args.overwrite, "--overwrite")  # before loading the model
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     options = EvaluationOptions(
         suite=args.suite,
@@ -81,6 +94,7 @@ def run(args) -> int:
     else:
         module, steps, data_config = _module(args)
         encoder = module.to(device)
+        module.verify_attention_policy()  # on the weights as loaded, on their device (raises AttentionPolicyError)
         info = module_info(
             module,
             seed=args.seed,
@@ -93,7 +107,10 @@ def run(args) -> int:
     if args.variant:
         info["variant"] = args.variant
     run_dir = Path(args.run_dir or Path("runs") / "eval" / info["variant"])
-    report = evaluate_run(options.adapter(encoder), options.suite, run_dir, info, config, options.batch_size)
+    report = evaluate_run(
+        options.adapter(encoder), options.suite, run_dir, info, config, options.batch_size,
+        overwrite=args.overwrite, overwrite_flag="--overwrite",
+    )  # fmt: skip
     print(report.table())
     print(f"run directory: {run_dir}")
     return 0

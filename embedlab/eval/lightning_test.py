@@ -24,7 +24,7 @@ import yaml
 
 from embedlab.eval.evaluator import EvaluationReport
 from embedlab.eval.options import EvaluationOptions
-from embedlab.eval.run import evaluate_run, module_info
+from embedlab.eval.run import check_overwrite, evaluate_run, module_info
 
 
 def _precision(trainer) -> str:
@@ -62,6 +62,10 @@ def run_test(cli, model, ckpt_path: str | None = None, weights_only: bool | None
     options: EvaluationOptions = cli.config_init[cli.subcommand]["evaluation"]
     seed = cli.config[cli.subcommand].get("seed_everything")
     train_mix, train_mix_config, max_steps = options.train_mix, None, 0
+    trainer = cli.trainer
+    run_dir = options.run_dir or Path(trainer.default_root_dir) / "eval" / options.suite.replace("/", "_")
+    overwrite = options.overwrite or bool(cli.config[cli.subcommand].get("overwrite"))
+    check_overwrite(run_dir, overwrite, "--evaluation.overwrite true")  # before loading the checkpoint
     if ckpt_path:
         checkpoint = torch.load(
             ckpt_path, map_location="cpu", weights_only=True if weights_only is None else weights_only
@@ -71,8 +75,8 @@ def run_test(cli, model, ckpt_path: str | None = None, weights_only: bool | None
         name, data_config = _data_config(cli)
         train_mix = train_mix or name
         train_mix_config = checkpoint.get("datamodule_hyper_parameters") or data_config
-    trainer = cli.trainer
     model.to(trainer.strategy.root_device)
+    model.verify_attention_policy()  # on the weights as loaded, on their device (raises AttentionPolicyError)
     info = module_info(
         model,
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
@@ -82,11 +86,11 @@ def run_test(cli, model, ckpt_path: str | None = None, weights_only: bool | None
         variant=options.variant,
         checkpoint=str(ckpt_path) if ckpt_path else None,
     )
-    run_dir = options.run_dir or Path(trainer.default_root_dir) / "eval" / options.suite.replace("/", "_")
     adapter = options.adapter(model, precision=_precision(trainer))
     report = evaluate_run(
-        adapter, options.suite, run_dir, info, config=_config_dump(cli), batch_size=options.batch_size
-    )
+        adapter, options.suite, run_dir, info, config=_config_dump(cli), batch_size=options.batch_size,
+        overwrite=overwrite, overwrite_flag="--evaluation.overwrite true",
+    )  # fmt: skip
     if trainer.logger is not None:
         trainer.logger.log_metrics(report.metrics("test"), step=max_steps)
     print(report.table())

@@ -26,6 +26,8 @@ class EvaluationOptions:
         train_mix: the training mix written to run.json (default: the data config's class, or `none`
             without a checkpoint).
         show_progress: progress bars while encoding.
+        overwrite: replace the results of an earlier evaluation in `run_dir` (task results in results/, or
+            DONE); without it such a directory is refused. What `embedlab fit` wrote there is not results.
     """
 
     suite: str = "offline-v1"
@@ -38,6 +40,7 @@ class EvaluationOptions:
     variant: str | None = None
     train_mix: str | None = None
     show_progress: bool = True
+    overwrite: bool = False
 
     def adapter(self, encoder, precision: str = "auto"):
         """The `MTEBAdapter` these options describe, around an EmbeddingModule or a TextEncoder."""

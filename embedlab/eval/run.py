@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from embedlab.errors import EmbedlabError
 from embedlab.eval.adapter import MTEBAdapter
 from embedlab.eval.evaluator import EvaluationReport, MTEBEvaluator
 from embedlab.eval.run_dir import RunDirectory
@@ -76,6 +77,30 @@ def suite_name(spec: Any, task_names: list[str]) -> str:
     return "+".join(sorted(task_names))
 
 
+def check_overwrite(run_dir: str | Path, overwrite: bool, flag: str = "--overwrite") -> None:
+    """Refuse to evaluate into a run directory that already holds results, unless `overwrite`.
+
+    Results are task results in `results/` or the DONE marker. What `embedlab fit` writes (run.json,
+    the training block of cost.json, checkpoints, config.yaml) is not: `embedlab test` evaluates there.
+
+    Raises:
+        EmbedlabError: naming the directory, what it holds, and `flag`.
+    """
+    path = Path(run_dir)
+    results = sorted(p.name for p in (path / "results").glob("*.json")) if (path / "results").is_dir() else []
+    done = (path / "DONE").exists()
+    if overwrite or not (results or done):
+        return
+    held = [
+        f"{len(results)} task result(s) in results/ ({', '.join(results[:3])}{', ...' if len(results) > 3 else ''})"
+    ]
+    held = (held if results else []) + (["DONE (a finished evaluation)"] if done else [])
+    raise EmbedlabError(
+        f"{path} already holds {' and '.join(held)}; evaluating there would replace them. "
+        f"Pass {flag} to replace them, or choose another run directory."
+    )
+
+
 def evaluate_run(
     adapter: MTEBAdapter,
     suite: Any,
@@ -83,6 +108,8 @@ def evaluate_run(
     info: dict[str, Any],
     config: dict[str, Any] | str | None = None,
     batch_size: int = 32,
+    overwrite: bool = False,
+    overwrite_flag: str = "--overwrite",
 ) -> EvaluationReport:
     """Evaluate `adapter` on `suite` and write the whole run directory (DONE last).
 
@@ -93,7 +120,11 @@ def evaluate_run(
         info: run.json fields (`module_info` or `reference_info`).
         config: the evaluated model's config, saved as config.yaml.
         batch_size: texts per forward pass.
+        overwrite: replace the results of an earlier evaluation in `run_dir`; without it they are refused
+            (see `check_overwrite`).
+        overwrite_flag: the option that sets `overwrite`, named in the error.
     """
+    check_overwrite(run_dir, overwrite, overwrite_flag)
     evaluator = MTEBEvaluator(suite, batch_size)
     directory = RunDirectory(run_dir)
     directory.start()

@@ -1,8 +1,11 @@
 """One planned run in its own process: `embedlab fit` then `embedlab test` into one run directory.
 
 The runner starts `python -m embedlab.study.worker RUN_DIR/study_run.json`, so a crash or a memory
-leak stays inside one run, and peak memory is the run's own. A fit that was interrupted resumes from
-its last checkpoint (model, optimiser and data-stream state); a fit that finished is not redone.
+leak stays inside one run, and peak memory is the run's own. The worker is only started for a run
+without DONE. A fit that was interrupted (killed, SIGTERM, out of memory) resumes exactly from
+`RUN_DIR/checkpoints/last.ckpt` (model, optimiser and data-stream state) through `--ckpt_path last`;
+a fit that finished is not redone. An evaluation that was interrupted left results without DONE:
+only then is it told to replace them (`--evaluation.overwrite true` / `--overwrite`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-
-
-def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest `last.ckpt` under the run directory (Lightning nests it under the logger's version)."""
-    found = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
 
 
 def fit_finished(run_dir: Path, steps: int) -> bool:
@@ -26,23 +23,30 @@ def fit_finished(run_dir: Path, steps: int) -> bool:
     return record.get("max_steps") == steps and bool(record.get("checkpoint")) and Path(record["checkpoint"]).is_file()
 
 
+def evaluation_interrupted(run_dir: Path) -> bool:
+    """Results written by an evaluation that never finished (no DONE): safe, and needed, to replace."""
+    results = run_dir / "results"
+    return not (run_dir / "DONE").exists() and results.is_dir() and any(results.iterdir())
+
+
 def run(spec: dict) -> int:
     from embedlab.cli import main
 
     run_dir = Path(spec["run_dir"])
+    replace = evaluation_interrupted(run_dir)
     if spec["kind"] == "reference":
         from embedlab.eval.command import main as evaluate_main
 
-        return evaluate_main(spec["evaluate"])
+        return evaluate_main([*spec["evaluate"], *(["--overwrite"] if replace else [])])
+    test_flags = ["--evaluation.overwrite", "true"] if replace else []
     if spec["kind"] == "untrained":
-        return main(spec["evaluate"])
+        return main([*spec["evaluate"], *test_flags])
     if not fit_finished(run_dir, spec["steps"]):
-        resume = last_checkpoint(run_dir)
-        code = main([*spec["fit"], *(["--ckpt_path", str(resume)] if resume else [])])
+        code = main([*spec["fit"], "--ckpt_path", "last"])  # no checkpoint yet: Lightning starts afresh
         if code:
             return code
     checkpoint = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["checkpoint"]
-    return main([*spec["evaluate"], "--ckpt_path", checkpoint])
+    return main([*spec["evaluate"], "--ckpt_path", checkpoint, *test_flags])
 
 
 if __name__ == "__main__":
