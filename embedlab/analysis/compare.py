@@ -26,7 +26,7 @@ import pandas as pd
 
 from embedlab.analysis.design import design_pairs, resolve_baseline, seeds_by_variant
 from embedlab.analysis.effects import mean_difference, rank_biserial
-from embedlab.analysis.errors import AnalysisError
+from embedlab.analysis.errors import AnalysisError, DamagedFileError
 from embedlab.analysis.evidence import pair_null, task_evidence
 from embedlab.analysis.examples import KIND_BY_TYPE, load_task_examples
 from embedlab.analysis.protocol import wilcoxon_test
@@ -104,6 +104,8 @@ def _per_example(plan: _Plan) -> tuple[pd.DataFrame, dict, list[str]]:
             continue
         try:
             ex = load_task_examples(runs, task)
+        except DamagedFileError:
+            raise  # a damaged file is refused, not skipped: nothing read from it can be trusted
         except AnalysisError as err:
             notes.append(f"{task}: per-example tests skipped ({err}).")
             continue

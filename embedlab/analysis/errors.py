@@ -26,6 +26,14 @@ class IncompleteRunsError(AnalysisError):
     """A run lacks its DONE marker or some of the tasks the other runs have."""
 
 
+class DamagedFileError(AnalysisError):
+    """A file of a run directory is damaged (cut short, not UTF-8 or JSON, non-finite numbers, repeated ids).
+
+    Unlike a task without per-example outputs (noted in the report and skipped), a damaged file stops
+    the analysis: it is the trace of a job killed mid-write or of a bug, and no number read from it can be trusted.
+    """
+
+
 def suggest(name: str, choices: Iterable[str]) -> str:
     """Return a ' Did you mean ...?' hint with the closest valid names, or ''.
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from embedlab.analysis.errors import AnalysisError
+from embedlab.analysis.errors import AnalysisError, DamagedFileError
 from embedlab.analysis.metrics import factorize
 from embedlab.analysis.paired import metric_value
 from embedlab.analysis.runs import Run
@@ -43,6 +43,7 @@ KIND_BY_TYPE = {
     "Classification": "mean",
     "Clustering": "v_measure",
 }
+NUMERIC_FIELDS = {"STS": ("gold", "score")}
 FIELDS_BY_TYPE = {
     "STS": ("id", "gold", "score"),
     "Retrieval": ("id",),
@@ -123,7 +124,16 @@ def weighted_metric(kind: str, outputs: NDArray, reference: NDArray | None, stra
     return total
 
 
-def _outputs(path: Path, header: dict[str, Any], records: list[dict[str, Any]]) -> tuple[NDArray, NDArray | None]:
+def _number(path: Path, lineno: int, record: dict[str, Any], name: str) -> float:
+    value = record[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise DamagedFileError(f"{path}:{lineno}: field {name!r} must be a finite number, got {value!r:.60}")
+    return float(value)
+
+
+def _outputs(
+    path: Path, header: dict[str, Any], records: list[dict[str, Any]], numbers: list[int]
+) -> tuple[NDArray, NDArray | None]:
     task_type = header["task_type"]
     if task_type == "STS":
         return np.array([float(r["score"]) for r in records]), np.array([float(r["gold"]) for r in records])
@@ -132,14 +142,47 @@ def _outputs(path: Path, header: dict[str, Any], records: list[dict[str, Any]]) 
         field = name if name in records[0] else "ndcg_at_10"
         if field != name or any(field not in r for r in records):
             raise AnalysisError(f"{path}: lines lack the per-query main metric {name!r}; cannot reproduce the score")
-        return np.array([float(r[field]) for r in records]), None
+        return np.array([_number(path, n, r, field) for n, r in zip(numbers, records, strict=True)]), None
     if task_type == "Classification":
         correct = []
-        for r in records:
+        for n, r in zip(numbers, records, strict=True):
             predictions = r.get("predictions", [r["prediction"]])
+            if not isinstance(predictions, list) or not predictions:
+                raise DamagedFileError(f"{path}:{n}: 'predictions' must be a non-empty list, got {predictions!r:.50}")
             correct.append(np.mean([str(p) == str(r["label"]) for p in predictions]))
         return np.array(correct, dtype=np.float64), None
     return np.array([str(r["cluster"]) for r in records]), np.array([str(r["label"]) for r in records])
+
+
+def _read_lines(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
+    """The header object, the example objects and their line numbers; a bad line is an error naming it."""
+    header: dict[str, Any] | None = None
+    records, numbers = [], []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DamagedFileError(f"{path}:{number}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+            if not text.strip() and number > 1:
+                continue
+            what = "the JSON header object" if number == 1 else "a JSON object"
+            try:
+                value = json.loads(text.rstrip("\r\n"))
+            except json.JSONDecodeError as err:
+                raise DamagedFileError(f"{path}:{number}: must be {what} ({err.msg}, column {err.colno})") from None
+            except (ValueError, RecursionError) as err:
+                raise DamagedFileError(f"{path}:{number}: must be {what} ({type(err).__name__})") from None
+            if not isinstance(value, dict):
+                raise DamagedFileError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+            if number == 1:
+                header = value
+            else:
+                records.append(value)
+                numbers.append(number)
+    if header is None:
+        raise DamagedFileError(f"{path}: empty predictions file (line 1 must be the header)")
+    return header, records, numbers
 
 
 def read_predictions(path: str | Path) -> Predictions:
@@ -152,14 +195,7 @@ def read_predictions(path: str | Path) -> Predictions:
         The parsed file.
     """
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines:
-        raise AnalysisError(f"{path}: empty predictions file (line 1 must be the header)")
-    try:
-        header = json.loads(lines[0])
-        records = [json.loads(line) for line in lines[1:] if line.strip()]
-    except json.JSONDecodeError as err:
-        raise AnalysisError(f"{path}: invalid JSON line ({err})") from err
+    header, records, numbers = _read_lines(path)
     task_type = header.get("task_type")
     if header.get("per_example") is False:
         raise AnalysisError(f"{path}: header says per_example: false (nothing per example reproduces the score)")
@@ -170,14 +206,19 @@ def read_predictions(path: str | Path) -> Predictions:
     if not records:
         raise AnalysisError(f"{path}: header only, no examples")
     fields = FIELDS_BY_TYPE[task_type]
-    for lineno, rec in enumerate(records, start=2):
+    seen: dict[str, int] = {}
+    for lineno, rec in zip(numbers, records, strict=True):
         missing = [f for f in fields if f not in rec]
         if missing:
-            raise AnalysisError(f"{path}:{lineno}: {task_type} example lacks field(s) {', '.join(missing)}")
+            raise DamagedFileError(f"{path}:{lineno}: {task_type} example lacks field(s) {', '.join(missing)}")
+        for name in NUMERIC_FIELDS.get(task_type, ()):
+            _number(path, lineno, rec, name)
+        key = str(rec["id"])
+        if key in seen:
+            raise DamagedFileError(f"{path}:{lineno}: example id {key!r} repeats line {seen[key]}; ids must be unique")
+        seen[key] = lineno
     ids = np.array([str(r["id"]) for r in records])
-    if np.unique(ids).size != ids.size:
-        raise AnalysisError(f"{path}: example ids are not unique")
-    outputs, reference = _outputs(path, header, records)
+    outputs, reference = _outputs(path, header, records, numbers)
     strata = None
     if any("hf_subset" in r or "set" in r for r in records):
         strata = np.array([f"{r.get('hf_subset', '')}|{r.get('set', '')}" for r in records])

@@ -16,8 +16,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from embedlab.analysis.tables import fmt_p, marks
+from embedlab.io import atomic_path
 
 MAX_LOG10_P = 4.0  # colour scale saturates at p = 1e-4
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> None:
+    """Save `fig` atomically (a temporary name, then renamed), in the format the file's extension names."""
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
 
 
 def forest_plot(
@@ -80,7 +88,7 @@ def forest_plot(
         fontsize=10,
     )
     if path is not None:
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
     return fig
 
 
@@ -111,7 +119,7 @@ def pvalue_heatmap(
         fig = Figure(figsize=(4, 1.5))
         fig.text(0.5, 0.5, "no pairwise comparisons in this design", ha="center", va="center")
         if path is not None:
-            fig.savefig(path, dpi=150)
+            save_figure(fig, path)
         return fig
     size = max(len(m) for _, m in fams)
     fig = Figure(figsize=(2.5 + 1.0 * size * len(categories), 1.5 + 1.1 * size * len(fams)), layout="constrained")
@@ -153,5 +161,5 @@ def pvalue_heatmap(
     fig.colorbar(image, ax=axes, shrink=0.6, label="-log10(adjusted p)")
     fig.suptitle("Pairwise adjusted p-values (upper: per-example test, lower: Wilcoxon over tasks)", fontsize=10)
     if path is not None:
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path)
     return fig

@@ -8,7 +8,8 @@ Writes into the output folder:
 - `forest.png`, `pvalues.png`;
 - `scores.csv` (the tidy table), `comparisons.csv` and `per_task.csv` (every raw number).
 
-Same runs, same arguments, same seed: byte-identical files.
+Same runs, same arguments, same seed: byte-identical files. Each file is written atomically
+(`embedlab.io`): an interrupted analysis leaves the previous report's files, never half-written ones.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from embedlab.analysis.tables import (
     to_markdown,
     wilcoxon_details,
 )
+from embedlab.io import atomic_path, atomic_write_text
 
 
 @dataclass
@@ -165,16 +167,17 @@ def build_report(
         pvalue_heatmap(pair_numbers, study.families, study.categories, alpha, paths["pvalues"])
     for table in [*main, per_task]:
         paths[table.name] = out / f"{table.name}.tex"
-        paths[table.name].write_text(to_latex(table), encoding="utf-8")
+        atomic_write_text(paths[table.name], to_latex(table))
     paths["pairwise"] = out / "pairwise.tex"
-    paths["pairwise"].write_text("\n".join(to_latex(t) for t in pairwise), encoding="utf-8")
+    atomic_write_text(paths["pairwise"], "\n".join(to_latex(t) for t in pairwise))
     for name, frame in (
         ("scores", runset.scores),
         ("comparisons", study.category_results),
         ("per_task_numbers", study.task_results),
     ):
         paths[name] = out / f"{name}.csv"
-        frame.to_csv(paths[name], index=False, float_format="%.10g")
+        with atomic_path(paths[name]) as temporary:
+            frame.to_csv(temporary, index=False, float_format="%.10g")
     notes = list(study.notes)
     family = max(len(t.numbers) for t in main if t.numbers is not None)
     if correction != "fdr_bh" and family / (study.settings["n_permutations"] + 1) >= alpha:
@@ -201,5 +204,5 @@ def build_report(
     )
     markdown = "\n".join(parts)
     paths["results"] = out / "results.md"
-    paths["results"].write_text(markdown, encoding="utf-8")
+    atomic_write_text(paths["results"], markdown)
     return Report(study=study, tables=tables, markdown=markdown, paths=paths, notes=notes)

@@ -93,11 +93,19 @@ class RunSet:
         return [r for r in self.runs if r.variant == variant]
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; anything else (invalid UTF-8 or JSON, a list, a number) names the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise AnalysisError(f"{path}: not valid JSON ({err})") from err
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise AnalysisError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise AnalysisError(
+            f"{path}: not valid JSON ({err}); a job killed while writing leaves such a file: re-run that evaluation"
+        ) from None
+    if not isinstance(data, dict):
+        raise AnalysisError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def read_run(path: str | Path) -> Run:
@@ -119,6 +127,9 @@ def read_run(path: str | Path) -> Run:
         raise AnalysisError(f"{meta_path}: missing required field(s) {', '.join(missing)}")
     if isinstance(meta["seed"], bool) or not isinstance(meta["seed"], int):
         raise AnalysisError(f"{meta_path}: 'seed' must be an integer, got {meta['seed']!r}")
+    for key in ("variant", "attention", "pooling", "backbone"):
+        if not isinstance(meta[key], str) or not meta[key].strip():
+            raise AnalysisError(f"{meta_path}: {key!r} must be a non-empty string, got {meta[key]!r}")
     results = {p.stem: p for p in sorted((path / "results").glob("*.json"))}
     predictions = {p.stem: p for p in sorted((path / "predictions").glob("*.jsonl"))}
     return Run(path=path, meta=meta, done=(path / "DONE").exists(), results=results, predictions=predictions)
@@ -151,12 +162,16 @@ def read_prediction_header(path: Path) -> dict[str, Any]:
     Returns:
         The header object.
     """
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         line = fh.readline()
     try:
-        header = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise AnalysisError(f"{path}: line 1 must be the JSON header object ({err})") from err
+        header = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise AnalysisError(f"{path}:1: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+    except (ValueError, RecursionError) as err:
+        raise AnalysisError(f"{path}:1: line 1 must be the JSON header object ({err})") from None
+    if not isinstance(header, dict):
+        raise AnalysisError(f"{path}:1: line 1 must be the JSON header object, got {type(header).__name__}")
     if "task_type" not in header:
         raise AnalysisError(f"{path}: header line lacks 'task_type' (has {', '.join(sorted(header))})")
     return header
@@ -193,10 +208,21 @@ def main_score(result: dict[str, Any], path: Path, split: str | None, subset: st
         split = next((s for s in SPLIT_PREFERENCE if s in scores), None) if len(scores) > 1 else next(iter(scores))
     if split not in scores:
         raise AnalysisError(f"{path}: split {split!r} not in scores; splits present: {', '.join(scores)}")
+    if not isinstance(scores[split], list) or not all(isinstance(e, dict) for e in scores[split]):
+        raise AnalysisError(f"{path}: scores.{split} must be a list of score objects (MTEB TaskResult format)")
     entries = [e for e in scores[split] if subset is None or e.get("hf_subset") == subset]
     if not entries:
         raise AnalysisError(f"{path}: no scores for split {split!r}" + (f", hf_subset {subset!r}" if subset else ""))
-    return float(np.mean([float(e["main_score"]) for e in entries])), split
+    values = []
+    for index, entry in enumerate(entries):
+        value = entry.get("main_score")
+        where = f"{path}: scores.{split}[{index}].main_score"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AnalysisError(f"{where} must be a number, got {value!r:.60}")
+        if not np.isfinite(value):
+            raise AnalysisError(f"{where} is {value}: the evaluation failed on this task; re-run it")
+        values.append(float(value))
+    return float(np.mean(values)), split
 
 
 def _rows(run: Run, tasks: Sequence[str]) -> list[dict[str, Any]]:

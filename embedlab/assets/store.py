@@ -73,6 +73,13 @@ def locate(name: str) -> Path:
             "access to PyPI once. Set EMBEDLAB_CACHE to use another cache folder."
         )
     _verify_cached(str(folder))
+    pinned = _read_manifest(folder).get("wheel_sha256")
+    if pinned is not None and pinned != asset.sha256:
+        raise AssetError(
+            f"The cache holds another version of asset {name!r} than {asset.requirement} (unpacked from a wheel with "
+            f"sha256 {str(pinned)[:12]}..., pinned: {asset.sha256[:12]}...). Re-fetch with "
+            f"`embedlab assets fetch {name} --force`."
+        )
     return folder
 
 
@@ -83,7 +90,7 @@ def _verify_cached(folder: str) -> None:
 
 def verify_folder(folder: Path) -> None:
     """Check every file listed in `folder/manifest.json` against its recorded sha256."""
-    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest = _read_manifest(folder)
     for relative, expected in manifest["files"].items():
         path = folder / relative
         if not path.is_file():
@@ -94,6 +101,18 @@ def verify_folder(folder: Path) -> None:
                 f"{path} does not match its recorded sha256 ({actual[:12]}... != {expected[:12]}...): the cache was "
                 "modified. Re-fetch with `embedlab assets fetch --force`."
             )
+
+
+def _read_manifest(folder: Path) -> dict:
+    """`folder/manifest.json`; a damaged one (an interrupted fetch, an edit) is an AssetError saying how to fix it."""
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise AssetError(f"{path} is damaged ({error}); re-fetch with `embedlab assets fetch --force`.") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise AssetError(f"{path} lists no files; re-fetch with `embedlab assets fetch --force`.")
+    return manifest
 
 
 def fetch(name: str, *, force: bool = False, wheel_dir: Path | None = None) -> Path:

@@ -3,6 +3,9 @@
 `embedlab test` may evaluate into a directory `embedlab fit` already wrote: training provenance
 found in an existing run.json (variant, seed, training mix, steps) is kept, evaluation fields are
 updated, DONE is removed when evaluation starts and written last when it finishes.
+
+Every file is written atomically (`embedlab.io`): a job killed mid-write leaves the previous
+version of a file, or none, never a truncated one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 import yaml
 
 from embedlab import __version__
+from embedlab.errors import EmbedlabError
 from embedlab.eval.predictions import TaskPredictions
+from embedlab.io import atomic_path, atomic_write_json, atomic_write_lines, atomic_write_text
 
 REQUIRED = ("variant", "attention", "pooling", "backbone", "seed", "train_mix", "max_steps", "suite")
 TRAINING_FIELDS = (
@@ -62,7 +67,7 @@ class RunDirectory:
     def write_run_json(self, info: dict[str, Any]) -> dict[str, Any]:
         """Write run.json: `info` plus the version, training fields of an existing run.json kept."""
         path = self.path / "run.json"
-        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        existing = _read_json(path)
         merged = {**info, "embedlab_version": __version__}
         merged.update({k: existing[k] for k in TRAINING_FIELDS if existing.get(k) is not None})
         merged = {**existing, **merged}
@@ -79,26 +84,26 @@ class RunDirectory:
             path = self.path / "eval_config.yaml"
         plain = config if isinstance(config, str) else json.loads(json.dumps(config, default=str))
         text = plain if isinstance(plain, str) else yaml.safe_dump(plain, sort_keys=False)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
 
     def write_result(self, task_result) -> Path:
-        """results/<Task>.json: the mteb TaskResult, as mteb writes it."""
+        """results/<Task>.json: the mteb TaskResult, as mteb writes it (to a temporary name, then renamed)."""
         path = self.results / f"{task_result.task_name}.json"
-        task_result.to_disk(path)
+        with atomic_path(path) as temporary:
+            task_result.to_disk(temporary)
         return path
 
     def write_predictions(self, predictions: TaskPredictions) -> Path:
         """predictions/<Task>.jsonl: the header line, then one line per example."""
         path = self.predictions / f"{predictions.header['task_name']}.jsonl"
-        with path.open("w", encoding="utf-8") as handle:
-            for line in (predictions.header, *predictions.records):
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        lines = (json.dumps(line, ensure_ascii=False) for line in (predictions.header, *predictions.records))
+        atomic_write_lines(path, lines)
         return path
 
     def write_cost(self, evaluation: dict[str, Any]) -> None:
         """cost.json: the evaluation's costs under `evaluation`, next to whatever fit recorded."""
         path = self.path / "cost.json"
-        cost = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        cost = _read_json(path)
         cost["evaluation"] = evaluation
         _write_json(path, cost)
 
@@ -109,16 +114,31 @@ class RunDirectory:
         """
         self.path.mkdir(parents=True, exist_ok=True)
         run_path, cost_path = self.path / "run.json", self.path / "cost.json"
-        existing = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
+        existing = _read_json(run_path)
         _write_json(run_path, {**existing, **provenance, "embedlab_version": __version__})
-        costs = json.loads(cost_path.read_text(encoding="utf-8")) if cost_path.is_file() else {}
+        costs = _read_json(cost_path)
         costs["training"] = cost
         _write_json(cost_path, costs)
 
     def finish(self) -> None:
         """Write the DONE marker, last."""
-        (self.path / "DONE").write_text("", encoding="utf-8")
+        atomic_write_text(self.path / "DONE", "")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """An existing run.json / cost.json ({} when absent); a damaged one is an error naming it, not overwritten."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise EmbedlabError(
+            f"{path}: not valid JSON ({error}); it is kept as it is: repair or delete it, then run again"
+        ) from None
+    if not isinstance(data, dict):
+        raise EmbedlabError(f"{path}: expected a JSON object, got {type(data).__name__}; repair or delete it")
+    return data
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    atomic_write_json(path, data, default=str)

@@ -124,7 +124,9 @@ def load_preset(name_or_path: str, root: Path | None = None) -> StudyPreset:
     if not path.is_file():
         raise EmbedlabError(f"{path}: no such study preset file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise EmbedlabError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
     except yaml.YAMLError as error:
         raise EmbedlabError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
@@ -136,6 +138,7 @@ def load_preset(name_or_path: str, root: Path | None = None) -> StudyPreset:
     missing = [f.name for f in fields(StudyPreset) if f.name not in raw and f.name != "name" and _required(f)]
     if missing:
         raise EmbedlabError(f"{path}: missing key(s) {', '.join(missing)}")
+    _check_types(raw, path)
     estimate = raw.pop("estimate", None) or {}
     try:
         preset = StudyPreset(name=path.stem, **raw, estimate=Estimate(**estimate))
@@ -143,6 +146,40 @@ def load_preset(name_or_path: str, root: Path | None = None) -> StudyPreset:
         raise EmbedlabError(f"{path}: {error}") from None
     check_preset(preset, root, path)
     return preset
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "description": (str,),
+    "backbone": (str,),
+    "data": (str,),
+    "variants": (list,),
+    "seeds": (list,),
+    "max_steps": (int,),
+    "baseline": (str,),
+    "strategy": (str, type(None)),
+    "fit": (dict,),
+    "evaluation": (dict,),
+    "untrained": (list,),
+    "references": (list,),
+    "layers": (dict, type(None)),
+    "analysis": (dict,),
+    "requires": (dict,),
+    "estimate": (dict, type(None)),
+}
+_WORDS = {str: "a string", int: "a whole number", list: "a list", dict: "a mapping", type(None): "null"}
+_ITEMS = {"variants": str, "seeds": int, "untrained": str, "references": str}
+
+
+def _check_types(raw: dict, path: Path) -> None:
+    """Each key's value has its type (a list where a list is expected, whole numbers for seeds and steps)."""
+    for key, value in raw.items():
+        allowed = _TYPES.get(key)
+        if allowed and (isinstance(value, bool) or not isinstance(value, allowed)):
+            names = " or ".join(_WORDS[t] for t in allowed)
+            raise EmbedlabError(f"{path}: {key} must be {names}, got {type(value).__name__} {value!r:.60}")
+        item = _ITEMS.get(key)
+        if item and any(isinstance(v, bool) or not isinstance(v, item) for v in value):
+            raise EmbedlabError(f"{path}: {key} must be a list, each item {_WORDS[item]}, got {value!r:.80}")
 
 
 def _required(f) -> bool:

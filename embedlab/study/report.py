@@ -18,6 +18,7 @@ import pandas as pd
 from embedlab.analysis.report import build_report
 from embedlab.analysis.runs import load_runs
 from embedlab.analysis.tables import to_markdown
+from embedlab.io import atomic_path, atomic_write_text
 from embedlab.study.plan import PlannedRun
 from embedlab.study.preset import StudyPreset
 
@@ -126,9 +127,11 @@ def write_study_report(
     if analysis.notes:
         parts.append("## Data notes\n\n" + "\n".join(f"- {n}" for n in analysis.notes) + "\n")
     path = report_dir / "report.md"
-    _atomic_write(path, "\n".join(parts))
-    costs.to_csv(report_dir / "costs.csv", index=False)
-    models.to_csv(report_dir / "models.csv", float_format="%.4f")
+    atomic_write_text(path, "\n".join(parts))
+    with atomic_path(report_dir / "costs.csv") as temporary:
+        costs.to_csv(temporary, index=False)
+    with atomic_path(report_dir / "models.csv") as temporary:
+        models.to_csv(temporary, float_format="%.4f")
     return StudyReport(path=path, main_table=main_md, models_table=models_md)
 
 
@@ -144,9 +147,3 @@ def _inline(options: dict) -> str:
 def _relink(markdown: str, prefix: str) -> str:
     """Make the layer report's relative image links point into its folder."""
     return markdown.replace("](", f"]({prefix}").replace(f"]({prefix}http", "](http")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

@@ -138,5 +138,11 @@ def expand_paths(path: str | list[str], owner: str) -> list[Path]:
         matches = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
         if not matches:
             raise EmbedlabError(f"{owner}: no file matches {pattern!r}")
-        found.extend(Path(m) for m in matches)
+        folders = [m for m in matches if Path(m).is_dir()]
+        if folders and folders == matches:
+            raise EmbedlabError(
+                f"{owner}: {pattern!r} names only folders ({', '.join(folders[:3])}); name the files, e.g. "
+                f"{str(Path(folders[0]) / '*.jsonl')!r}"
+            )
+        found.extend(Path(m) for m in matches if not Path(m).is_dir())  # `data/**` also matches folders
     return found

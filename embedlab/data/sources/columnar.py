@@ -43,25 +43,46 @@ class ParquetSource(Source):
         return f"Parquet {self.path}"
 
     def size_hint(self) -> int | None:
-        import pyarrow.parquet as pq
 
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in expand_paths(self.path, type(self).__name__))
+        return sum(_open_parquet(p).metadata.num_rows for p in expand_paths(self.path, type(self).__name__))
 
     def _wanted(self) -> list[str]:
         return ["query", "positive"] + (["negatives"] if self.rules.negatives_needed else [])
 
     def rows(self) -> Iterator[Item | BadRow]:
-        import pyarrow.parquet as pq
 
         for path in expand_paths(self.path, type(self).__name__):
-            handle = pq.ParquetFile(path)
+            handle = _open_parquet(path)
             check_has_columns(handle.schema_arrow.names, self.columns, self._wanted(), str(path))
             names = [self.columns[role] for role in self._wanted()]
             number = 0
-            for batch in handle.iter_batches(batch_size=self.read_batch_rows, columns=names):
+            batches = handle.iter_batches(batch_size=self.read_batch_rows, columns=names)
+            while True:
+                try:
+                    batch = next(batches, None)
+                except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid / ArrowIOError: a damaged row group
+                    raise EmbedlabError(
+                        f"{path}: damaged after row {number} ({type(error).__name__}: {error}); the rows before it "
+                        "were read. Rewrite the file (a Parquet file cannot be read past a broken row group)."
+                    ) from None
+                if batch is None:
+                    break
                 for row in batch.to_pylist():
                     number += 1
                     yield self.item(row, self.columns, f"{path}:row {number}")
+
+
+def _open_parquet(path):
+    """`pq.ParquetFile(path)`, or an error naming the file when it is not a (complete) Parquet file."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, ValueError) as error:  # ArrowInvalid (a ValueError): truncated, empty or not Parquet
+        raise EmbedlabError(
+            f"{path}: not a readable Parquet file ({type(error).__name__}: {error}). A truncated file "
+            "(an interrupted copy or download) looks like this: copy it again."
+        ) from None
 
 
 class HubSource(Source):

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from embedlab.data.rows import BadRow, Item
 from embedlab.data.sources.base import Source, check_has_columns, expand_paths, resolve_columns
+from embedlab.errors import EmbedlabError
 
 _CSV_FIELD_LIMIT = 1 << 30
+_BOM = b"\xef\xbb\xbf"
 
 
 class JsonlSource(Source):
@@ -60,6 +62,8 @@ class JsonlSource(Source):
                 if line is None:
                     yield BadRow("too_long", where, f"line longer than max_line_bytes ({self.max_line_bytes:,})")
                     continue
+                if number == 1 and line.startswith(_BOM):
+                    line = line[len(_BOM) :]  # a byte-order mark (Windows editors) is not part of the row
                 try:
                     text = line.decode("utf-8")
                 except UnicodeDecodeError as error:
@@ -71,6 +75,9 @@ class JsonlSource(Source):
                     row = json.loads(text)
                 except json.JSONDecodeError as error:
                     yield BadRow("malformed", where, f"not valid JSON ({error.msg}, column {error.colno})")
+                    continue
+                except (ValueError, RecursionError) as error:  # nested too deep, an integer of 5,000 digits
+                    yield BadRow("malformed", where, f"not usable JSON ({type(error).__name__}: {error})")
                     continue
                 if not isinstance(row, dict):
                     yield BadRow("malformed", where, f"expected a JSON object, got {type(row).__name__}")
@@ -141,10 +148,21 @@ def csv_records(
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))  # long texts are checked per field
     text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.reader(text, delimiter=delimiter)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise EmbedlabError(f"{name}:1: the header is not a readable CSV record ({error})") from None
     if header is None:
         return
+    if header and header[0].startswith("\ufeff"):  # a byte-order mark (Excel's "CSV UTF-8") is not a column name
+        header[0] = header[0][1:]
     check_has_columns(header, required, list(required), name)
+    repeated = sorted({c for c in required.values() if header.count(c) > 1})
+    if repeated:
+        raise EmbedlabError(
+            f"{name}:1: the header names column(s) {', '.join(map(repr, repeated))} more than once; "
+            "which one holds the text is ambiguous: rename the copies"
+        )
     start = reader.line_num + 1
     while True:
         try:

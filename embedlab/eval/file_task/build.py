@@ -46,7 +46,7 @@ def _revision(spec: TaskFileSpec) -> str:
 def _ids(table: Table, name: str, spec: Path) -> list[str]:
     if name not in table.columns:
         return [str(i) for i in range(len(table.rows))]
-    ids = [str(v) for v in table.column(name, "id", spec)]
+    ids = table.texts(name, "id", spec)
     seen: dict[str, int] = {}
     for value, line in zip(ids, table.lines, strict=True):
         if value in seen:
@@ -59,12 +59,20 @@ def _sts(spec: TaskFileSpec, tables: dict[str, Table]) -> tuple[DatasetDict, dic
     c, splits, scores = spec.columns, {}, []
     for split, table in tables.items():
         values = table.numbers(c["score"], "score", spec.path)
+        if spec.score_range is not None:
+            low, high = spec.score_range
+            for value, line in zip(values, table.lines, strict=True):
+                if not low <= value <= high:
+                    raise TaskFileError(
+                        f"{table.path}:{line}: column {c['score']!r}: {value:g} is outside score_range "
+                        f"[{low:g}, {high:g}] of {spec.path}"
+                    )
         scores.extend(values)
         splits[split] = Dataset.from_dict(
             {
                 "id": _ids(table, c["id"], spec.path),
-                "sentence1": [str(v) for v in table.column(c["text1"], "text1", spec.path)],
-                "sentence2": [str(v) for v in table.column(c["text2"], "text2", spec.path)],
+                "sentence1": table.texts(c["text1"], "text1", spec.path),
+                "sentence2": table.texts(c["text2"], "text2", spec.path),
                 "score": values,
             }
         )
@@ -92,7 +100,7 @@ def _labelled(spec: TaskFileSpec, tables: dict[str, Table], text_column: str) ->
     features = Features({"id": Value("string"), text_column: Value("string"), "label": label_feature})
     splits = {}
     for split, table in tables.items():
-        texts = [str(v) for v in table.column(c["text"], "text", spec.path)]
+        texts = table.texts(c["text"], "text", spec.path)
         values = [names.index(v) for v in labels[split]] if spec.type == "Classification" else labels[split]
         columns = {"id": _ids(table, c["id"], spec.path), text_column: texts, "label": values}
         splits[split] = Dataset.from_dict(columns, features=features)
@@ -114,26 +122,34 @@ def _retrieval(spec: TaskFileSpec) -> dict[str, Any]:
         doc_ids = _ids_required(corpus, c["doc_id"], "doc_id", spec.path)
         titles = [str(r.get(c["doc_title"]) or "") for r in corpus.rows]
         relevant: dict[str, dict[str, int]] = {}
-        rel_q = [str(v) for v in qrels.column(c["qrel_query_id"], "qrel_query_id", spec.path)]
-        rel_d = [str(v) for v in qrels.column(c["qrel_doc_id"], "qrel_doc_id", spec.path)]
+        rel_q = qrels.texts(c["qrel_query_id"], "qrel_query_id", spec.path)
+        rel_d = qrels.texts(c["qrel_doc_id"], "qrel_doc_id", spec.path)
         has_score = c["qrel_score"] in qrels.columns
         rel_s = qrels.numbers(c["qrel_score"], "qrel_score", spec.path) if has_score else [1.0] * len(rel_q)
         known_q, known_d = set(query_ids), set(doc_ids)
+        seen: dict[tuple[str, str], int] = {}
         for q, d, s, line in zip(rel_q, rel_d, rel_s, qrels.lines, strict=True):
             if q not in known_q:
                 raise TaskFileError(f"{qrels.path}:{line}: column {c['qrel_query_id']!r}: {q!r} is not a query id")
             if d not in known_d:
                 raise TaskFileError(f"{qrels.path}:{line}: column {c['qrel_doc_id']!r}: {d!r} is not a corpus id")
+            if s != int(s):
+                raise TaskFileError(
+                    f"{qrels.path}:{line}: column {c['qrel_score']!r}: relevance must be a whole number, got {s:g}"
+                )
+            if (q, d) in seen:
+                raise TaskFileError(f"{qrels.path}:{line}: the pair ({q!r}, {d!r}) repeats line {seen[q, d]}")
+            seen[q, d] = line
             relevant.setdefault(q, {})[d] = int(s)
         out[split] = {
             "queries": Dataset.from_dict(
-                {"id": query_ids, "text": [str(v) for v in queries.column(c["query_text"], "query_text", spec.path)]}
+                {"id": query_ids, "text": queries.texts(c["query_text"], "query_text", spec.path)}
             ),
             "corpus": Dataset.from_dict(
                 {
                     "id": doc_ids,
                     "title": titles,
-                    "text": [str(v) for v in corpus.column(c["doc_text"], "doc_text", spec.path)],
+                    "text": corpus.texts(c["doc_text"], "doc_text", spec.path),
                 }
             ),
             "relevant_docs": relevant,

@@ -4,7 +4,9 @@ and column."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +58,24 @@ class Table:
             try:
                 if isinstance(value, bool):
                     raise ValueError
-                values.append(float(value))
+                number = float(value)
             except (TypeError, ValueError):
                 raise TaskFileError(f"{self.path}:{line}: column {name!r} must be a number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise TaskFileError(f"{self.path}:{line}: column {name!r} must be a finite number, got {value!r}")
+            values.append(number)
+        return values
+
+    def texts(self, name: str, key: str, spec: Path) -> list[str]:
+        """Column `name` as texts: strings (numbers are accepted as their text); lists, objects and booleans
+        are an error naming file, line and column."""
+        values = []
+        for value, line in zip(self.column(name, key, spec), self.lines, strict=True):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise TaskFileError(
+                    f"{self.path}:{line}: column {name!r} must hold a text, got {type(value).__name__} {value!r:.60}"
+                )
+            values.append(str(value))
         return values
 
     def labels(self, name: str, key: str, spec: Path) -> list[str]:
@@ -85,26 +102,69 @@ def read_table(path: Path, what: str) -> Table:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise TaskFileError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(FORMATS)}")
-    text = path.read_text(encoding="utf-8")
+    text = _decode(path)
     if FORMATS[suffix] is not None:
-        reader = csv.DictReader(text.splitlines(), delimiter=FORMATS[suffix])
-        rows = list(reader)
-        columns = list(reader.fieldnames or [])
-        lines = list(range(2, len(rows) + 2))
+        rows, lines, columns = _read_csv(path, text, FORMATS[suffix])
     else:
-        rows, lines, columns = [], [], []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskFileError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise TaskFileError(f"{path}:{number}: each line must be a JSON object, got {type(row).__name__}")
-            rows.append(row)
-            lines.append(number)
-            columns.extend(k for k in row if k not in columns)
+        rows, lines, columns = _read_jsonl(path, text)
     if not rows:
         raise TaskFileError(f"{path}: {what} has no rows")
     return Table(path, rows, lines, columns)
+
+
+def _decode(path: Path) -> str:
+    """The file as text (a leading byte-order mark dropped); invalid UTF-8 is an error naming the line."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise TaskFileError(
+            f"{path}:{line}: not valid UTF-8 ({error.reason} at byte {error.start}); save the file as UTF-8"
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _read_csv(path: Path, text: str, delimiter: str) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+    """Rows of a CSV / TSV text, each with the line it starts on (quoted fields may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return [], [], []
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise TaskFileError(f"{path}:1: the header names column(s) {', '.join(map(repr, repeated))} twice")
+        rows, lines, start = [], [], reader.line_num + 1
+        for values in reader:
+            line, start = start, reader.line_num + 1
+            if not values:
+                continue  # a blank line
+            if len(values) != len(header):
+                raise TaskFileError(
+                    f"{path}:{line}: {len(values)} fields, the header has {len(header)} (a stray delimiter or quote?)"
+                )
+            rows.append(dict(zip(header, values, strict=True)))
+            lines.append(line)
+    except csv.Error as error:
+        raise TaskFileError(f"{path}:{reader.line_num}: not a readable CSV record ({error})") from None
+    return rows, lines, header
+
+
+def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+    rows, lines, columns = [], [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise TaskFileError(f"{path}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
+        except (ValueError, RecursionError) as error:  # nested too deep, an integer of 5,000 digits
+            raise TaskFileError(f"{path}:{number}: not usable JSON ({type(error).__name__})") from None
+        if not isinstance(row, dict):
+            raise TaskFileError(f"{path}:{number}: each line must be a JSON object, got {type(row).__name__}")
+        rows.append(row)
+        lines.append(number)
+        columns.extend(k for k in row if k not in columns)
+    return rows, lines, columns

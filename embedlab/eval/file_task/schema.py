@@ -18,6 +18,8 @@ Retrieval splits name three files: `test: {queries: q.jsonl, corpus: docs.jsonl,
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,7 @@ KEYS = (
     "n_experiments",
 )
 RETRIEVAL_FILES = ("queries", "corpus", "qrels")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 @dataclass
@@ -89,6 +92,29 @@ class TaskFileSpec:
     n_experiments: int
 
 
+def _is_prompt_mapping(value: Any) -> bool:
+    if not isinstance(value, dict) or not set(value) <= {"query", "document"}:
+        return False
+    return all(isinstance(v, str) for v in value.values())
+
+
+def _is_range(value: Any) -> bool:
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return False
+    return value[0] < value[1]
+
+
+def _positive_int(path: Path, data: dict, key: str, default: int | None) -> int | None:
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(path, key, f"must be a whole number of at least 1, got {value!r:.60}")
+    return value
+
+
 def _fail(path: Path, key: str, message: str) -> TaskFileError:
     return TaskFileError(f"{path}: {key}: {message}")
 
@@ -99,7 +125,9 @@ def parse_spec(path: str | Path) -> TaskFileSpec:
     if not path.is_file():
         raise TaskFileError(f"task file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise TaskFileError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
     except yaml.YAMLError as error:
         raise TaskFileError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(data, dict):
@@ -110,6 +138,13 @@ def parse_spec(path: str | Path) -> TaskFileSpec:
     for key in ("name", "type", "splits"):
         if key not in data:
             raise _fail(path, key, "required")
+    for key in ("name", "type", "description", "main_score", "eval_split"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            raise _fail(path, key, f"must be a string, got {type(data[key]).__name__} {data[key]!r:.60}")
+    if not _NAME.fullmatch(data["name"] or ""):
+        raise _fail(
+            path, "name", f"{data['name']!r} must be letters, digits, `_`, `-` or `.` (it names results/<name>.json)"
+        )
     task_type = data["type"]
     if task_type not in DEFAULT_MAIN_SCORE:
         choices = ", ".join(closest_names(str(task_type), DEFAULT_MAIN_SCORE))
@@ -119,11 +154,19 @@ def parse_spec(path: str | Path) -> TaskFileSpec:
         choices = ", ".join(closest_names(main_score, MAIN_SCORES[task_type], 5))
         raise _fail(path, "main_score", f"{main_score!r} is not a {task_type} score; closest: {choices}")
     columns = dict(DEFAULT_COLUMNS[task_type])
-    for key, value in (data.get("columns") or {}).items():
+    given = data.get("columns") or {}
+    if not isinstance(given, dict):
+        raise _fail(path, "columns", f"map column roles to column names, e.g. {{text: body}}; got {given!r:.60}")
+    for key, value in given.items():
         if key not in columns:
-            valid = ", ".join(closest_names(key, columns))
+            valid = ", ".join(closest_names(str(key), columns))
             raise _fail(path, f"columns.{key}", f"not a column role of {task_type} tasks; roles: {valid}")
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise _fail(path, f"columns.{key}", f"must name one column, got {value!r:.60}")
         columns[key] = str(value)
+    instruction = data.get("instruction")
+    if not (instruction is None or isinstance(instruction, str) or _is_prompt_mapping(instruction)):
+        raise _fail(path, "instruction", "give a string, or {query: ..., document: ...} with string values")
     splits = data["splits"]
     if not isinstance(splits, dict) or not splits:
         raise _fail(path, "splits", "map each split name to a file")
@@ -134,6 +177,8 @@ def parse_spec(path: str | Path) -> TaskFileSpec:
         raise _fail(path, "splits", "a Classification task needs a `train` split to fit the classifier")
     resolved: dict[str, Any] = {}
     for split, value in splits.items():
+        if not isinstance(split, str):
+            raise _fail(path, "splits", f"split names are strings, got {split!r}")
         if task_type == "Retrieval":
             if not isinstance(value, dict) or set(value) != set(RETRIEVAL_FILES):
                 raise _fail(path, f"splits.{split}", f"a Retrieval split names {', '.join(RETRIEVAL_FILES)} files")
@@ -143,19 +188,23 @@ def parse_spec(path: str | Path) -> TaskFileSpec:
                 raise _fail(path, f"splits.{split}", "give the path of one CSV, TSV or JSONL file")
             resolved[split] = (path.parent / value).resolve()
     score_range = data.get("score_range")
-    if score_range is not None and (not isinstance(score_range, list) or len(score_range) != 2):
-        raise _fail(path, "score_range", "give [min, max] of the gold scores")
+    if score_range is not None and not _is_range(score_range):
+        raise _fail(
+            path, "score_range", f"give [min, max] of the gold scores, two numbers, min < max; got {score_range!r:.50}"
+        )
+    samples_per_label = _positive_int(path, data, "samples_per_label", None)
+    n_experiments = _positive_int(path, data, "n_experiments", 1)
     return TaskFileSpec(
         path=path,
         name=str(data["name"]),
         type=task_type,
         description=str(data.get("description") or f"{task_type} task from {path.name}"),
         main_score=main_score,
-        instruction=data.get("instruction"),
+        instruction=instruction,
         eval_split=eval_split,
         splits=resolved,
         columns=columns,
         score_range=tuple(float(v) for v in score_range) if score_range else None,
-        samples_per_label=data.get("samples_per_label"),
-        n_experiments=int(data.get("n_experiments", 1)),
+        samples_per_label=samples_per_label,
+        n_experiments=n_experiments,
     )
