@@ -68,7 +68,10 @@ def cost_rows(runs: list[PlannedRun]) -> pd.DataFrame:
                 "eval s": evaluation.get("wall_time_s"),
             }
         )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for column in ("steps", "tokens seen", "peak memory MiB", "LoRA params", "pooler params"):
+        frame[column] = frame[column].astype("Int64")  # integers, with <NA> where a run has no training
+    return frame
 
 
 def write_study_report(
@@ -92,8 +95,10 @@ def write_study_report(
     kinds = {r.meta.get("variant", r.name) if r.kind == "trained" else _variant_of(r): r.kind for r in runs}
     models.insert(0, "kind", [kinds.get(v, "trained") for v in models.index])
     models = models.sort_values(["kind", "mean"], ascending=[True, False])
-    models_md = to_markdown(models.round(1).reset_index().rename(columns={"variant": "model"}))
+    models_md = to_markdown(models.round(1).rename_axis("model"))
     costs = cost_rows(runs)
+    shown = costs.set_index("run").astype(object)
+    costs_md = to_markdown(shown.where(shown.notna(), "-"))
     parts = [
         f"# embedlab study `{preset.name}`\n",
         preset.description.strip() + "\n",
@@ -117,7 +122,7 @@ def write_study_report(
         "## Cost of each run\n",
         "Real (non-padding) tokens, training wall time, real tokens per second of the training loop, peak "
         "memory (CPU: resident set of the training process; GPU: allocator peak), trainable parameters.\n",
-        to_markdown(costs) + "\n",
+        costs_md + "\n",
     ]
     layers = report_dir / "layers" / "layers.md"
     if layers.is_file():
