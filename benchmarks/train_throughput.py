@@ -263,7 +263,7 @@ def st_step(naive, preset: Preset, eos: int, device: str, autocast, gpu: bool) -
         print("sentence-transformers is not installed: skipped")
         return {}
     folder = tempfile.mkdtemp(prefix="st-bench-")
-    base = copy.deepcopy(naive.base_model).merge_and_unload() if preset.lora else naive.base_model
+    base = copy.deepcopy(naive.model).merge_and_unload() if preset.lora else naive.base_model  # peft model when LoRA
     base.save_pretrained(folder)
     naive.tokenizer.tokenizer.save_pretrained(folder)
     transformer = models.Transformer(folder, model_kwargs={"dtype": "bfloat16" if gpu else "float32"})
