@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import inspect
+import json
 from typing import Any
 
 INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
@@ -57,3 +59,10 @@ def as_config(component: Any) -> Any:
         else:
             raise TypeError(f"{type(component).__name__} did not record its init args; call record_init_args()")
     return {"class_path": _class_path(type(component)), "init_args": init_args}
+
+
+def fingerprint(config: Any) -> str | None:
+    """sha256 of a config as canonical JSON (None for no config): the training mix's identity in run.json."""
+    if config is None:
+        return None
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()

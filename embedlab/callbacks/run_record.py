@@ -22,8 +22,8 @@ import lightning as L
 import torch
 
 from embedlab.callbacks.peak_memory import PeakMemory
-from embedlab.eval.run import fingerprint
 from embedlab.eval.run_dir import RunDirectory
+from embedlab.hparams import fingerprint
 
 COUNTERS = ("real_tokens", "padded_tokens", "examples", "steps", "train_time_s", "wall_time_s")
 

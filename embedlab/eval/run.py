@@ -7,8 +7,6 @@ a trained checkpoint, an untrained backbone with a given attention and pooling (
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import time
 from pathlib import Path
@@ -21,13 +19,7 @@ from embedlab.eval.adapter import MTEBAdapter
 from embedlab.eval.evaluator import EvaluationReport, MTEBEvaluator
 from embedlab.eval.run_dir import RunDirectory
 from embedlab.eval.suites import SUITES, benchmark_names
-
-
-def fingerprint(config: Any) -> str | None:
-    """sha256 of a config as canonical JSON (None for no config)."""
-    if config is None:
-        return None
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+from embedlab.hparams import fingerprint
 
 
 def module_info(

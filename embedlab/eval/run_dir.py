@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from embedlab import __version__
 from embedlab.errors import EmbedlabError
-from embedlab.eval.predictions import TaskPredictions
 from embedlab.io import atomic_path, atomic_write_json, atomic_write_lines, atomic_write_text
+
+if TYPE_CHECKING:  # mteb is slow to import; a fit writing run.json does not need it
+    from embedlab.eval.predictions import TaskPredictions
 
 REQUIRED = ("variant", "attention", "pooling", "backbone", "seed", "train_mix", "max_steps", "suite")
 TRAINING_FIELDS = (

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError
-from embedlab.study.plan import build_plan, describe, resolve_variant
+from embedlab.study.plan import build_plan, describe
 from embedlab.study.preset import configs_root, load_preset
 from embedlab.study.report import write_study_report
 from embedlab.study.runner import execute
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             preset.max_steps = args.steps
         out = args.out or Path("runs") / preset.name
         report_dir = args.report or Path("report") / preset.name
-        variants = [resolve_variant(v, preset.variants, preset.name) for v in args.variants] if args.variants else None
-        runs = build_plan(preset, out, root, variants, args.seeds)
+        runs = build_plan(preset, out, root, args.variants, args.seeds)
         print(describe(preset, runs), flush=True)
         problems = unmet_requirements(preset.requires)
         if args.dry_run:

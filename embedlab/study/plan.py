@@ -14,10 +14,11 @@ skipped, so an interrupted study continues where it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embedlab.errors import EmbedlabError, closest_names
 from embedlab.study.preset import StudyPreset, config_file
 
 
@@ -31,7 +32,9 @@ class PlannedRun:
         run_dir: where it writes.
         fit: `embedlab fit` arguments (trained runs), else None.
         evaluate: `embedlab test` / `embedlab evaluate` arguments.
+        variant: the variant name its run.json will carry (`untrained-<variant>`, `reference-<name>` for anchors).
         steps: optimiser steps (0 for anchors).
+        seed: the training seed (0 for anchors).
     """
 
     name: str
@@ -39,8 +42,9 @@ class PlannedRun:
     run_dir: Path
     fit: list[str] | None
     evaluate: list[str]
+    variant: str
     steps: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
 
     @property
     def done(self) -> bool:
@@ -84,7 +88,7 @@ def build_plan(
     if preset.baseline not in chosen:
         chosen = [preset.baseline, *chosen]  # every comparison needs its baseline
     seeds = seeds if seeds else preset.seeds
-    evaluation = {k: v for k, v in preset.evaluation.items()}
+    evaluation = preset.evaluation
     runs: list[PlannedRun] = []
     for reference in preset.references:
         run_dir = out / "anchors" / f"reference-{Path(reference).name}"
@@ -92,13 +96,13 @@ def build_plan(
         for key in ("batch_size", "max_length"):
             if key in evaluation:
                 argv += [f"--{key.replace('_', '-')}", str(evaluation[key])]
-        runs.append(PlannedRun(run_dir.name, "reference", run_dir, None, argv))
+        runs.append(PlannedRun(run_dir.name, "reference", run_dir, None, argv, run_dir.name))
     for variant in preset.untrained:
         run_dir = out / "anchors" / f"untrained-{variant}"
         stack = config_stack(preset, root, variant)
         argv = ["test", *stack, "--seed_everything", "0", "--trainer.default_root_dir", str(run_dir)]
         argv += _flags({**evaluation, "run_dir": str(run_dir), "variant": f"untrained-{variant}"}, "evaluation.")
-        runs.append(PlannedRun(run_dir.name, "untrained", run_dir, None, argv, meta={"variant": variant}))
+        runs.append(PlannedRun(run_dir.name, "untrained", run_dir, None, argv, run_dir.name))
     for variant in chosen:
         for seed in seeds:
             run_dir = out / "variants" / f"{variant}-seed{seed}"
@@ -106,18 +110,12 @@ def build_plan(
             common = [*stack, "--seed_everything", str(seed), "--trainer.default_root_dir", str(run_dir)]
             fit = ["fit", *common, "--trainer.max_steps", str(preset.max_steps), *_flags(preset.fit)]
             test = ["test", *common, *_flags({**evaluation, "run_dir": str(run_dir)}, "evaluation.")]
-            runs.append(
-                PlannedRun(
-                    run_dir.name, "trained", run_dir, fit, test, preset.max_steps, {"variant": variant, "seed": seed}
-                )
-            )
+            runs.append(PlannedRun(run_dir.name, "trained", run_dir, fit, test, variant, preset.max_steps, seed))
     return runs
 
 
 def resolve_variant(name: str, variants: list[str], where: str) -> str:
     """A variant by full name or unique prefix (`m1` -> `m1_eos_causal`)."""
-    from embedlab.errors import EmbedlabError, closest_names
-
     if name in variants:
         return name
     matches = [v for v in variants if v.startswith(name)]

@@ -22,7 +22,7 @@ LightningCLI configs a user would stack by hand, run for every variant and seed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +183,6 @@ def _check_types(raw: dict, path: Path) -> None:
 
 
 def _required(f) -> bool:
-    from dataclasses import MISSING
-
     return f.default is MISSING and f.default_factory is MISSING
 
 

@@ -92,7 +92,7 @@ def write_study_report(
         f"### {t.title}\n\n{to_markdown(t.frame)}\n\n{t.caption}\n" for t in (analysis.tables[n] for n in MAIN_TABLES)
     )
     models = category_means([r.run_dir for r in runs])
-    kinds = {r.meta.get("variant", r.name) if r.kind == "trained" else _variant_of(r): r.kind for r in runs}
+    kinds = {r.variant: r.kind for r in runs}
     models.insert(0, "kind", [kinds.get(v, "trained") for v in models.index])
     models = models.sort_values(["kind", "mean"], ascending=[True, False])
     models_md = to_markdown(models.round(1).rename_axis("model"))
@@ -103,7 +103,7 @@ def write_study_report(
         f"# embedlab study `{preset.name}`\n",
         preset.description.strip() + "\n",
         f"- backbone `{preset.backbone}`, training mix `{preset.data}`, {preset.max_steps} steps per run, "
-        f"seeds {', '.join(map(str, sorted({r.meta['seed'] for r in runs if r.kind == 'trained'})))}, "
+        f"seeds {', '.join(map(str, sorted({r.seed for r in runs if r.kind == 'trained'})))}, "
         f"suite `{preset.suite}`"
         + (f" (evaluation options: {_inline(preset.evaluation)})" if preset.evaluation else ""),
         f"- training overrides: {_inline(preset.fit) if preset.fit else 'none'}",
@@ -138,11 +138,6 @@ def write_study_report(
     with atomic_path(report_dir / "models.csv") as temporary:
         models.to_csv(temporary, float_format="%.4f")
     return StudyReport(path=path, main_table=main_md, models_table=models_md)
-
-
-def _variant_of(run: PlannedRun) -> str:
-    record = run.run_dir / "run.json"
-    return json.loads(record.read_text(encoding="utf-8"))["variant"] if record.is_file() else run.name
 
 
 def _inline(options: dict) -> str:

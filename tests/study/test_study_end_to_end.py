@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from embedlab.study.command import main
@@ -83,7 +84,8 @@ def test_presets_parse_and_print_their_plan(capsys):
         assert main(["--preset", preset, "--dry-run", "--out", "/nonexistent/study"]) == 0
         out = capsys.readouterr().out
         assert f"study {preset}:" in out and "estimated wall time" in out
-    assert "needs 8 GPU(s)" in out  # the paper preset says what running it takes
+    if torch.cuda.device_count() < 8:
+        assert "needs 8 GPU(s), this machine has" in out  # the paper preset says what running it takes
 
 
 def test_a_misspelt_preset_gets_the_valid_names(capsys):
