@@ -181,6 +181,7 @@ class FastTokenizer:
                 flags = np.asarray([end > start for _, end in encoding.offsets] + [True] * len(extra), dtype=bool)
             else:
                 flags = np.ones(len(ids), dtype=bool)
+            flags[: tt.special_prefix] = False  # BOS (or another template prefix) is never pooled
             rows.append((ids, flags))
         return rows
 

@@ -5,7 +5,7 @@ A study trains 6+ variants and several seeds on exactly the same stream; without
 store holds the rows of one tokenizer setting at one token limit, keyed by a 128-bit hash of
 (instruction, text): a text found there is read, a text not found (a streamed hub source, a file
 changed since the build) is tokenised by the worker as before. The rows are exactly the plain
-`TextTokenizer`'s (EOS included, instruction tokens flagged unpoolable, no padding).
+`TextTokenizer`'s (EOS included, BOS and instruction tokens flagged unpoolable, no padding).
 
 `TrainingMix.prepare_data` (Lightning's once-per-node hook) builds the missing stores, reading every
 source except streamed `HubSource`s once and tokenising with the tokenizer's parallel batch
@@ -48,7 +48,7 @@ import numpy as np
 from embedlab.data.rows import BadRow
 
 log = logging.getLogger("embedlab.data")
-FORMAT = 1
+FORMAT = 2  # 2: BOS never poolable (format 1 stores flagged it poolable in texts without an instruction)
 MAGIC = b"EMBTOK01"
 DIGEST = 32  # bytes of the trailing blake2b
 ALIGN = 64

@@ -62,7 +62,7 @@ class Backbone(nn.Module):
         max_length: most tokens per text, EOS included.
         padding_side: left or right.
         append_eos: end every text with the EOS token.
-        mask_instruction: keep instruction tokens out of pooling.
+        mask_instruction: keep instruction tokens out of pooling (BOS is never pooled, see `tokenization.py`).
         trust_remote_code: allow model code from the hub (its attention may ignore the policy).
         revision: hub revision (branch, tag or commit) to pin.
         seed: seed of the random init when `config` is given.

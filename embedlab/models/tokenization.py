@@ -3,8 +3,12 @@
 Every text ends in the tokenizer's EOS token, also after truncation, so last-token pooling always
 reads the same kind of position. Padding may go left or right: pooling heads locate real tokens
 through `attention_mask`, never through the pad id (SmolLM2, for one, pads with its EOS id).
-`pool_mask` marks the tokens a head may pool: real tokens, minus the instruction's when
-`mask_instruction` is on (found through character offsets, so no second tokenisation is needed).
+`pool_mask` marks the tokens a head may pool: real tokens, minus the special tokens the tokenizer
+puts before the text (BOS for Mistral and Llama, none for Qwen2 or SmolLM2), minus the instruction's
+when `mask_instruction` is on (found through character offsets, so no second tokenisation is needed).
+One rule whether or not a text has an instruction: BOS, the attention sink with very large
+activations, would otherwise enter the mean of training texts and documents but not of queries.
+Heads that reproduce the released code (`paper_faithful`) do not read `pool_mask`: BOS is in their input.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class TextTokenizer:
         max_length: most tokens per text, EOS included; longer texts are truncated before the EOS.
         padding_side: "right" or "left"; results are the same either way.
         append_eos: append the EOS token to every text (after any special tokens the tokenizer adds).
-        mask_instruction: exclude the instruction's tokens from `pool_mask`.
+        mask_instruction: exclude the instruction's tokens from `pool_mask` (BOS is always excluded).
         pad_to_multiple_of: round the padded length up to a multiple of this (tensor-core friendly).
     """
 
@@ -52,6 +56,7 @@ class TextTokenizer:
         self.pad_to_multiple_of = pad_to_multiple_of
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_token_id = 0 if pad is None else pad
+        self.special_prefix = special_prefix_length(tokenizer)  # leading tokens never pooled (BOS)
 
     def __call__(
         self, texts: Sequence[str], instructions: str | Sequence[str] | None = None, max_length: int | None = None
@@ -65,7 +70,8 @@ class TextTokenizer:
             max_length: overrides the constructor's for this call (e.g. shorter queries).
 
         Returns:
-            `input_ids`, `attention_mask` (1 = real token) and `pool_mask` (1 = may be pooled), each [B, T].
+            `input_ids`, `attention_mask` (1 = real token) and `pool_mask` (1 = may be pooled: neither
+            a special prefix token such as BOS nor, with `mask_instruction`, an instruction token), each [B, T].
         """
         limit = max_length or self.max_length
         if isinstance(instructions, str) or instructions is None:
@@ -89,11 +95,11 @@ class TextTokenizer:
         for i, ids in enumerate(rows):
             if want_offsets and prefixes[i]:
                 start = len(prefixes[i])
-                # A token belongs to the text once it ends past the instruction; a BOS (offsets (0, 0))
-                # counts with the instruction it precedes.
+                # A token belongs to the text once it ends past the instruction.
                 flags = [end > start for _, end in encoded["offset_mapping"][i]]
             else:
                 flags = [True] * len(ids)
+            flags[: self.special_prefix] = [False] * min(self.special_prefix, len(flags))
             if self.append_eos:
                 ids.append(self.tokenizer.eos_token_id)
                 flags.append(True)
@@ -121,3 +127,20 @@ class TextTokenizer:
             "attention_mask": torch.from_numpy(real.astype(np.int64)),
             "pool_mask": torch.from_numpy(pool_mask),
         }
+
+
+def special_prefix_length(tokenizer) -> int:
+    """How many special tokens `tokenizer` puts before every text: 1 (BOS) for Mistral and Llama 2/3, 0 for Qwen2.
+
+    Found by tokenising a probe with and without special tokens: the template's prefix is where the
+    bare tokens start (truncation never removes it, so it is the same for every row).
+    """
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start : start + len(bare)] == bare:
+            return start
+    raise ValueError(
+        f"{type(tokenizer).__name__}: the tokens of 'a' with special tokens {full} do not contain those without "
+        f"{bare}; cannot tell which special tokens precede a text"
+    )

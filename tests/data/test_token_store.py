@@ -17,6 +17,7 @@ from embedlab.models.byte_tokenizer import byte_level_tokenizer
 from embedlab.models.tokenization import TextTokenizer
 from tests.data.conftest import small_mix, take
 from tests.data.test_collate import EDGE_CASES, news_bodies, smollm2_tokenizer
+from tests.models.test_tokenization import BOS, bos_tokenizer
 
 INSTRUCTION = "Instruct: find the article\nQuery: "
 QUERIES = [f"query {i} " + "word " * (i % 7) for i in range(20)] + ["", "Ünïcödé query"]
@@ -69,6 +70,25 @@ def test_hit_equals_miss_equals_text_tokenizer(tmp_path, side, multiple):
     assert_equal(hit(mixed, INSTRUCTION, 12), tokenizer(mixed, INSTRUCTION, 12))
     assert hit.tokenised == 2
     assert not hit(QUERIES[:2], "Instruct: another task\nQuery: ", 12)["pool_mask"][:, :4].any()  # keyed by instruction
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_bos_tokenizer_never_pools_bos_on_any_path(tmp_path, side):
+    tokenizer = TextTokenizer(bos_tokenizer(), max_length=40, padding_side=side)
+    stores = build(tokenizer, tmp_path, 12, 40)
+    hit = Counting(tokenizer, stores=stores, cache_size=0)
+    miss = Counting(tokenizer, cache_size=0)
+    for texts, prefix, limit in ((QUERIES, INSTRUCTION, 12), (QUERIES[:5], None, 12), (DOCUMENTS, None, 40)):
+        plain = tokenizer(texts, prefix, limit)
+        assert_equal(hit(texts, prefix, limit), plain)
+        assert_equal(miss(texts, prefix, limit), plain)
+        real = plain["attention_mask"].bool()  # [N, T]
+        first = (real.cumsum(dim=1) == 1) & real  # [N, T], each row's first real token
+        assert (plain["input_ids"][first] == BOS).all()
+        assert not plain["pool_mask"][first].any()  # BOS is not pooled, with or without an instruction
+        if prefix is None:  # every other real token is pooled
+            assert plain["pool_mask"].sum().item() == real.sum().item() - len(texts)
+    assert hit.tokenised == 0 and miss.tokenised > 0 and miss._direct  # store rows and the Rust path agree
 
 
 def test_hit_equals_text_tokenizer_with_smollm2_on_real_news(tmp_path):

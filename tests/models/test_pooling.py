@@ -206,6 +206,103 @@ def test_latent_attention_defaults_follow_nv_embed():
     head = LatentAttention(64)
     assert head.latents.shape == (512, 64)
     assert head.attention.num_heads == 8
+    assert head.attention.head_dim == 64  # NV-Embed's cross_dim_head = hidden size
+    assert head.attention.to_q.weight.shape == (8 * 64, 64)
+
+
+def latent_attention_count(d: int, r: int, h: int, dh: int) -> int:
+    inner = h * dh
+    attention = d * inner + d * 2 * inner + inner * d + 2 * 2 * d  # to_q, to_kv, to_out, two LayerNorms
+    feed_forward = 2 * d + (d * 8 * d + 8 * d) + (4 * d * d + d)  # LayerNorm, GEGLU in, out
+    return r * d + attention + feed_forward
+
+
+def test_latent_attention_parameter_count_matches_nv_embed():
+    d = 16
+    assert LatentAttention(d).num_parameters == latent_attention_count(d, 512, 8, d)
+    assert LatentAttention(d, head_dim="split").num_parameters == latent_attention_count(d, 512, 8, d // 8)
+    assert LatentAttention(d, num_latents=4, num_heads=2, head_dim=3).num_parameters == latent_attention_count(
+        d, 4, 2, 3
+    )
+    with torch.device("meta"):  # NV-Embed-v2 at d = 4096: inner width 8 x 4096, no allocation
+        nv_embed = LatentAttention(4096)
+    assert nv_embed.num_parameters == latent_attention_count(4096, 512, 8, 4096) == 740_356_096
+    with pytest.raises(ValueError, match="'full', 'split' or a positive int"):
+        LatentAttention(d, head_dim="wide")
+
+
+def test_weighted_mean_weights_start_at_the_first_pooled_token():
+    # One row, D = 1: BOS (state 100) and an instruction token (50) are not pooled; the text is 1, 2, 3.
+    states = torch.tensor([[[100.0], [50.0], [1.0], [2.0], [3.0]]])  # [1, 5, 1]
+    pool = torch.tensor([[False, False, True, True, True]])
+    out = WeightedMean(1)(PoolingInputs((states,), torch.ones(1, 5), pool, True))
+    assert torch.allclose(out, torch.tensor([[(1 * 1 + 2 * 2 + 3 * 3) / 6]]))  # SGPT weights 1, 2, 3
+    # Left padding and a longer prefix give the same weights.
+    padded = torch.tensor([[[9.0], [100.0], [50.0], [50.0], [1.0], [2.0], [3.0]]])  # [1, 7, 1]
+    mask = torch.tensor([[0, 1, 1, 1, 1, 1, 1]])
+    pool = torch.tensor([[False, False, False, False, True, True, True]])
+    assert torch.allclose(WeightedMean(1)(PoolingInputs((padded,), mask, pool, True)), out)
+
+
+def test_weighted_mean_of_a_text_is_the_same_with_and_without_an_instruction():
+    from embedlab.models.tokenization import TextTokenizer
+    from tests.models.test_tokenization import bos_tokenizer
+
+    tokenizer = TextTokenizer(bos_tokenizer())
+    outs = []
+    for instruction in (None, "Q: "):
+        features = tokenizer(["xyz"], instructions=instruction)
+        states = features["input_ids"].float().unsqueeze(-1)  # [1, T, 1], each token's state is its id
+        inputs = PoolingInputs((states,), features["attention_mask"], features["pool_mask"], True)
+        outs.append(WeightedMean(1)(inputs))
+    x, y, z, eos = tokenizer(["xyz"])["input_ids"][0, 1:].tolist()
+    expected = torch.tensor([[(1 * x + 2 * y + 3 * z + 4 * eos) / 10]])  # BOS has no weight
+    assert torch.allclose(outs[0], expected) and torch.allclose(outs[1], expected)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_first_token_is_the_texts_first_token_and_sees_the_prefix(side):
+    from embedlab.models.tokenization import TextTokenizer
+    from tests.conftest import tiny_backbone
+    from tests.models.test_tokenization import bos_tokenizer
+
+    backbone = tiny_backbone().eval()
+    tokenizer = TextTokenizer(bos_tokenizer(), padding_side=side)
+    head = FirstToken(backbone.hidden_size)
+
+    def pool(texts, instruction=None):
+        features = tokenizer(texts, instructions=instruction)
+        with torch.no_grad():
+            states = backbone(features["input_ids"], features["attention_mask"]).last_hidden_state  # [B, T, D]
+        return states, features, head(PoolingInputs((states,), features["attention_mask"], features["pool_mask"], True))
+
+    texts = ["xyz", "xab", "qyz long"]
+    states, features, out = pool(texts)
+    first = (features["attention_mask"].cumsum(dim=1) == 2).int().argmax(dim=1)  # [B], the token after BOS
+    assert torch.equal(out, states[torch.arange(3), first])
+    assert torch.allclose(out[0], out[1], atol=1e-6)  # causal: same BOS and first byte, rest unseen
+    assert not torch.allclose(out[0], out[2], atol=1e-3)  # never BOS's state, which every text shares
+    _, _, a = pool(["xyz"], "A: ")
+    _, _, b = pool(["xyz"], "B: ")
+    assert not torch.allclose(a, b, atol=1e-3)  # the first text token has seen the instruction
+    assert not torch.allclose(a, out[:1], atol=1e-3)
+
+
+def test_paper_faithful_multi_layer_mean_keeps_bos():
+    from embedlab.models.tokenization import TextTokenizer
+    from tests.models.test_tokenization import bos_tokenizer
+
+    features = TextTokenizer(bos_tokenizer())(["xy"])  # BOS, x, y, EOS
+    ids = features["input_ids"].float().unsqueeze(-1)  # [1, 4, 1]
+    inputs = PoolingInputs((ids, ids, 2 * ids), features["attention_mask"], features["pool_mask"], False)
+    bos, x, y, eos = features["input_ids"][0].tolist()
+    assert inputs.layers("mean")[0, :, 0].tolist() == pytest.approx([(x + y + eos) / 3, 2 * (x + y + eos) / 3])
+    released = inputs.layers("mean", use_attention_mask=True)  # [1, L, 1], the released Model 5 mean
+    assert released[0, :, 0].tolist() == pytest.approx([(bos + x + y + eos) / 4, 2 * (bos + x + y + eos) / 4])
+    torch.manual_seed(0)
+    head = MultiLayerTrainable(1, num_layers=2, num_latents=2, num_heads=1, head_dim=1, paper_faithful=True).eval()
+    expected = head.resampler(released + head.layer_embedding.weight)
+    assert torch.allclose(head(inputs), expected)
 
 
 def test_multi_layer_head_refuses_a_wrong_layer_count():

@@ -26,7 +26,8 @@ class PoolingInputs:
         hidden_states: the final layer's states alone, or (embeddings, layer 1, ..., layer L) when the
             head needs all layers; each [B, T, D]. Layer L is the final-norm output.
         attention_mask: [B, T], 1 for real tokens.
-        pool_mask: [B, T], True for tokens that may be pooled (real, and not instruction tokens).
+        pool_mask: [B, T], True for tokens that may be pooled: real, not a special prefix token (BOS), and
+            not an instruction token when the tokenizer masks instructions.
         is_causal: whether the backbone ran with causal attention.
     """
 
@@ -45,7 +46,8 @@ class PoolingInputs:
         Args:
             reduce: `last_token` (the EOS), `mean` (masked mean), or `auto`: last token under causal
                 attention, where only it has seen the whole text, mean under bidirectional attention.
-            use_attention_mask: average over every real token (instruction included), as the paper's code does.
+            use_attention_mask: average over every real token (BOS and instruction included), as the paper's
+                code does.
         """
         if len(self.hidden_states) < 2:
             raise ValueError("this head needs all layers: set `needs_all_layers = True` on it")

@@ -30,20 +30,24 @@ class Mean(PoolingHead):
 
 
 class WeightedMean(PoolingHead):
-    """Position-weighted mean (SGPT): weight k for the k-th real token, so later tokens, which have
-    seen more of the text under causal attention, count more.
+    """Position-weighted mean (SGPT): weight k for the k-th pooled token, so later tokens, which have
+    seen more of the text under causal attention, count more. The weights start at 1 on the first
+    pooled token, not on BOS or the instruction, so an instruction does not shift a text's weights.
 
     Args:
         hidden_size: the backbone's hidden size.
     """
 
     def forward(self, inputs: PoolingInputs) -> Tensor:
-        positions = inputs.attention_mask.long().cumsum(dim=1)  # [B, T], 1-based among real tokens
+        positions = inputs.pool_mask.long().cumsum(dim=1)  # [B, T], 1-based among pooled tokens
         return masked_mean(inputs.last, inputs.pool_mask, weights=positions)  # [B, D]
 
 
 class FirstToken(PoolingHead):
-    """The first poolable token's final state (a control: under causal attention it sees only itself).
+    """The final state of the first poolable token: the text's first token, after BOS and (when the
+    tokenizer masks instructions) after the instruction, whatever the padding side. A control: under
+    causal attention that token has seen the prefix (BOS, instruction) and itself, none of the rest
+    of the text; under bidirectional attention it has seen everything.
 
     Args:
         hidden_size: the backbone's hidden size.
