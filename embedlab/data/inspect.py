@@ -4,8 +4,8 @@ Reads the same stacked `--config` files as `embedlab fit` (only their `data:` an
 sections), builds the DataModule and the backbone's tokenizer (not the model), and prints the
 sources with their sizes and weights, sample rows, token-length percentiles, the padded fraction
 with and without length bucketing, bad rows met, and (`--check-eval`) any evaluation text found
-in the sources. Stacking follows LightningCLI: later files override earlier ones key by key, a
-new `class_path` replaces the section.
+in the sources (`embedlab.data.contamination`; `--eval-task` names task files). Stacking follows
+LightningCLI: later files override earlier ones key by key, a new `class_path` replaces the section.
 """
 
 from __future__ import annotations
@@ -95,12 +95,34 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("--tokenizer", help="tokenizer instead of model.backbone's (byte-level, smollm2-135m, ...)")
     inspect.add_argument("--batches", type=int, default=64, help="batches measured (default 64)")
     inspect.add_argument("--samples", type=int, default=4, help="sample rows shown (default 4)")
-    inspect.add_argument("--check-eval", action="store_true", help="look for evaluation-suite texts in the sources")
+    inspect.add_argument(
+        "--check-eval",
+        action="store_true",
+        help="look for evaluation texts in the sources (13-grams shared with a training text cover >= 50%% of "
+        "its words, or a short text is equal); "
+        "exit status 1 when one is found",
+    )
+    inspect.add_argument(
+        "--eval-task",
+        action="append",
+        metavar="SPEC",
+        help="the evaluation tasks to check (a suite, a task name or a task file .yaml; repeat to add; implies "
+        "--check-eval); default: every offline suite's tasks",
+    )
+    inspect.add_argument(
+        "--overlap",
+        type=float,
+        default=0.5,
+        help="with --check-eval: the share of an evaluation text's words that shared 13-grams must cover (0.5)",
+    )
     return p
 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if not 0 < args.overlap <= 1:
+        raise EmbedlabError(f"--overlap must be a share in (0, 1], e.g. 0.5; got {args.overlap:g}")
+    args.check_eval = args.check_eval or bool(args.eval_task)
     started = time.perf_counter()
     logging.getLogger("embedlab.data").setLevel(logging.ERROR)  # bad rows are reported below instead
     config = load_configs(args.config)
@@ -131,16 +153,33 @@ def main(argv: list[str]) -> int:
         "bad rows met (each counted once):",
         *report.bad_row_lines(stats),
     ]
+    contaminated = False
     if args.check_eval:
-        from embedlab.data.contamination import evaluation_texts, find_contamination
+        from embedlab.data.contamination import find_contamination
 
-        found = find_contamination(mix.sources)
-        checked = sum(len(v) for v in evaluation_texts().values())
-        hits = {k: v for k, v in found.items() if v}
-        out += ["", f"evaluation texts in the sources: {'none' if not hits else hits} ({checked:,} texts checked)"]
+        found = find_contamination(mix.sources, args.eval_task, threshold=args.overlap)
+        contaminated = any(found.values())
+        out += ["", *contamination_lines(found, args.overlap)]
     out.append(f"\n({time.perf_counter() - started:.1f} s)")
     print("\n".join(out))
-    return 0
+    return 1 if contaminated else 0
+
+
+def contamination_lines(found: dict, threshold: float, shown: int = 3) -> list[str]:
+    """The `--check-eval` section: per contaminated task its count and first hits (source, share, texts)."""
+    hits = {task: found_hits for task, found_hits in found.items() if found_hits}
+    rule = f"shared 13-grams covering >= {threshold:.0%} of a text, or equal"
+    head = f"evaluation texts in the sources ({len(found)} task(s) checked; {rule}):"
+    if not hits:
+        return [f"{head} none"]
+    lines = [head]
+    for task, task_hits in hits.items():
+        lines.append(f"  {task}: {len({h.evaluation_text for h in task_hits})} evaluation text(s)")
+        for hit in task_hits[:shown]:
+            lines.append(
+                f"    {hit.source}, {hit.fraction:.0%}: {hit.evaluation_text!r:.70} in {hit.training_text!r:.70}"
+            )
+    return lines
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 from embedlab.assets import locate
 
 EXCERPT_CHARS = 400  # BBC bodies: the lead paragraphs, cut at a word boundary (bounds the suite's cost)
-_URL = re.compile(r"https?://\S+|\bwww\.\S+")
+URL = re.compile(r"https?://\S+|\bwww\.\S+")  # removed from tweets, and by the contamination check
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def health_tweets() -> tuple[Labelled, ...]:
     with zipfile.ZipFile(path) as archive, archive.open("healthtweets.csv") as raw:
         for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")):
             outlet, _, tweet_id = row["source_id"].rpartition("-")
-            text = " ".join(_URL.sub(" ", row["text"]).split())
+            text = " ".join(URL.sub(" ", row["text"]).split())
             if len(text.split()) >= 3 and text not in seen:
                 seen.add(text)
                 rows.append(Labelled(f"{outlet}-{tweet_id}", text, outlet))
