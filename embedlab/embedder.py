@@ -6,7 +6,7 @@
 
 It runs the same modules as `SentenceTransformer(OUT, trust_remote_code=True)` (see
 `embedlab.export.st_modules`) and batches like `EmbeddingModule.encode`: texts sorted by length,
-L2-normalised float32 vectors returned in input order, bfloat16 autocast on CUDA.
+L2-normalised float32 vectors returned in input order, in the weights' dtype unless `precision` asks for autocast.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from embedlab.precision import autocast, resolve_precision
 
 
 class Embedder(nn.Module):
@@ -89,25 +91,29 @@ class Embedder(nn.Module):
         batch_size: int = 32,
         max_length: int | None = None,
         show_progress: bool = False,
+        precision: str | None = None,
     ) -> Tensor:
         """Embed texts: L2-normalised float32 vectors [N, D] on the CPU, in input order.
 
         Args:
             texts: the texts.
-            instruction: prepended to every text (its tokens are not pooled when the model masks them).
+            instruction: prepended to every text as is (its tokens are not pooled when the model masks them);
+                write it as in training: `embedlab.instruction_template.instruction_prefix(task, template)`.
             batch_size: texts per forward pass; batches are formed from length-sorted texts.
             max_length: token limit (default: the exported one).
             show_progress: show a progress bar.
+            precision: autocast of the forward pass: auto, bf16, fp16 or fp32 (see `embedlab.precision`);
+                None (default): no autocast, the weights' dtype (`from_pretrained(dtype=...)`) or the caller's.
         """
         self.eval()
         device = self.device
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         out = torch.empty((len(texts), self.dimension), dtype=torch.float32)  # [N, D]
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+        context = nullcontext() if precision is None else autocast(resolve_precision(precision, device), device)
         for start in tqdm(range(0, len(order), batch_size), disable=not show_progress, desc="encode"):
             index = order[start : start + batch_size]
             features = self.input_module.preprocess([texts[i] for i in index], instruction, max_length)
-            with autocast:
+            with context:
                 vectors = self.embed({k: v.to(device) for k, v in features.items()})  # [b, D]
             out[index] = vectors.float().cpu()
         return out

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import inspect
 import json
+from collections.abc import Mapping
 from typing import Any
 
 INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
@@ -62,7 +63,15 @@ def as_config(component: Any) -> Any:
 
 
 def fingerprint(config: Any) -> str | None:
-    """sha256 of a config as canonical JSON (None for no config): the training mix's identity in run.json."""
+    """sha256 of a config as canonical JSON (None for no config): the training mix's identity in run.json.
+
+    The mix's `seed` (its hyper-parameters' or its `init_args`') is left out: a study's seeds set it
+    (the run's `seed` records it), and runs of one mix with different seeds must compare.
+    """
     if config is None:
         return None
+    if isinstance(config, Mapping):
+        config = {k: v for k, v in config.items() if k != "seed"}
+        if isinstance(config.get("init_args"), Mapping):
+            config["init_args"] = {k: v for k, v in config["init_args"].items() if k != "seed"}
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,17 +1,19 @@
 """Items of several sources to batches: weighted sampling, single-source batches, unique texts, length buckets.
 
 The composer is a deterministic generator of global batches: given the same sources, settings and
-seed it yields the same batches, whatever the model, the number of workers or the machine. Every
-DataLoader worker and DDP rank runs its own copy and keeps only its share (see `stream.py`);
-composing is cheap (no tokenising, no mining), so that costs little.
+seed it yields the same batches, whatever the model, the number of workers or the machine (for a
+given number of devices: see `step_batches`). Every DataLoader worker and DDP rank runs its own
+copy and keeps only its share (see `stream.py`); composing is cheap (no tokenising, no mining), so
+that costs little.
 
 A window of `bucket_window` batches is composed at a time: its sources are drawn by weight (one per
-batch when `single_source`, one per example otherwise), its examples are sorted by length when
-`length_bucketing` (documents first, in bins of 16 characters, then queries, each capped at the
-length the tokenizer will keep: all documents cut to the limit tie, and sort by their queries),
-cut into batches, and the batches of the window are shuffled. With
-`unique_texts`, an example whose text is already in the batch waits for the next one; it is never
-dropped.
+step when `single_source`, one per example otherwise; a step is `step_batches` consecutive batches,
+one per DDP rank, whose embeddings the loss gathers into one pool), its examples are sorted by
+length when `length_bucketing` (documents first, in bins of 16 characters, then queries, each
+capped at the length the tokenizer will keep: all documents cut to the limit tie, and sort by their
+queries), cut into batches, and the steps of the window are shuffled. With `unique_texts`, an
+example whose text is already in the batch, or whose group is (another span of the same document:
+its positive holds this example's query), waits for the next one; it is never dropped.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class Composition:
     Args:
         batch_size: examples per batch.
         single_source: every batch from one source.
-        unique_texts: no text twice in a batch.
+        unique_texts: no text twice in a batch, and at most one example of a group (a document) per batch.
         length_bucketing: sort by length within a window of batches.
         bucket_window: batches per window.
         query_chars: query lengths are capped at this many characters when sorting (None: no cap).
         document_chars: likewise for documents.
+        step_batches: consecutive batches that make one step (the world size: rank `r` takes batch
+            `step * step_batches + r`); with `single_source`, all batches of a step share a source, so the
+            pool gathered across ranks is single-source too.
     """
 
     batch_size: int
@@ -49,6 +54,7 @@ class Composition:
     bucket_window: int = 16
     query_chars: int | None = None
     document_chars: int | None = None
+    step_batches: int = 1
 
 
 @dataclass
@@ -127,9 +133,9 @@ class BatchComposer:
         for slot, queue in enumerate(self.pending):
             if len(queue) > limit:
                 raise EmbedlabError(
-                    f"source {self.streams[slot].source.name!r} repeats texts too often for unique_texts: "
-                    f"{len(queue)} examples wait for a batch without their texts. De-duplicate the source or set "
-                    "`unique_texts: false`."
+                    f"source {self.streams[slot].source.name!r} repeats texts (or groups) too often for "
+                    f"unique_texts: {len(queue)} examples wait for a batch without their texts and without another "
+                    "example of their group. De-duplicate the source, split its groups, or set `unique_texts: false`."
                 )
 
     # ---------------------------------------------------------------- composing
@@ -144,6 +150,12 @@ class BatchComposer:
             query = min(query, self.c.query_chars)
         return document // 16, query  # documents in 16-character bins (~3 tokens), then queries
 
+    def _conflicts(self, item: Item, keys: set[int], groups: set[str]) -> bool:
+        """Whether `unique_texts` keeps `item` out of a batch holding these text keys and groups: a text
+        already there, or another item of its group (the spans of one document: a span's positive holds
+        the other spans' queries, so they would be false in-batch negatives of each other)."""
+        return self.c.unique_texts and (item.group in groups or not keys.isdisjoint(item.keys))
+
     def _batches(self, slot: int | None, count: int) -> list[list[Item]]:
         """`count` batches from one source (`slot`) or from all by weight (None)."""
         size = self.c.batch_size
@@ -152,20 +164,22 @@ class BatchComposer:
             items.sort(key=self._length)
         batches: list[list[Item]] = []
         for _ in range(count):
-            batch, keys, rest = [], set(), []
+            batch, keys, groups, rest = [], set(), set(), []
             for item in items:
-                if len(batch) < size and not (self.c.unique_texts and not keys.isdisjoint(item.keys)):
+                if len(batch) < size and not self._conflicts(item, keys, groups):
                     batch.append(item)
                     keys |= item.keys
+                    groups.add(item.group)
                 else:
                     rest.append(item)
             items = rest
             while len(batch) < size and (item := self._take(slot)) is not None:  # top up after conflicts
-                if self.c.unique_texts and not keys.isdisjoint(item.keys):
+                if self._conflicts(item, keys, groups):
                     items.append(item)
                     continue
                 batch.append(item)
                 keys |= item.keys
+                groups.add(item.group)
             if len(batch) < size:  # finite streams ran out
                 self.leftover += len(batch)
                 break
@@ -174,16 +188,24 @@ class BatchComposer:
         return batches
 
     def _window(self) -> list[list[Item]]:
-        count = self.c.bucket_window if self.c.length_bucketing else 1
+        """The batches of one window, whole steps of `step_batches` each (a source drawn per step)."""
+        per_step = max(1, self.c.step_batches)
+        steps = -(-self.c.bucket_window // per_step) if self.c.length_bucketing else 1  # ceil
         if not self.c.single_source:
-            batches = self._batches(None, count)
+            made = {None: self._batches(None, steps * per_step)}
+            slots: list[int | None] = [None] * steps
         else:
-            slots = [self._choose() for _ in range(count)]
-            made = {slot: self._batches(slot, slots.count(slot)) for slot in dict.fromkeys(slots) if slot is not None}
-            batches = [made[slot].pop(0) for slot in slots if slot is not None and made[slot]]
-        if self.c.length_bucketing and len(batches) > 1:
-            batches = [batches[i] for i in self.rng.permutation(len(batches))]
-        return batches
+            slots = [self._choose() for _ in range(steps)]
+            made = {s: self._batches(s, slots.count(s) * per_step) for s in dict.fromkeys(slots) if s is not None}
+        grouped = []
+        for slot in slots:
+            if slot in made and len(made[slot]) >= per_step:
+                grouped.append(made[slot][:per_step])
+                del made[slot][:per_step]
+        self.leftover += sum(len(b) for rest in made.values() for b in rest)  # finite streams ended inside a step
+        if self.c.length_bucketing and len(grouped) > 1:
+            grouped = [grouped[i] for i in self.rng.permutation(len(grouped))]
+        return [batch for step in grouped for batch in step]
 
     def state(self) -> dict:
         """Plain-data state at a window boundary: per-source positions, waiting items, the RNG."""

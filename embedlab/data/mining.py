@@ -6,6 +6,13 @@ item's group (the other spans of the same article would be false negatives). BM2
 drawn at random among the `depth` best-scoring documents, so the hardest (often a near-duplicate)
 is not always taken. Scoring is a sparse matrix product over the chunk of items being mined:
 queries [Q, V] @ documents^T [V, N] -> scores [Q, N]. No extra dependency (numpy + scipy).
+
+Positive-aware cut-off (TopK-PercPos of Moreira et al. 2024, "NV-Retriever: Improving text embedding
+models with effective hard-negative mining", arXiv:2407.15831, whose setting is 95%): a candidate
+scoring above `max_score_ratio` times the query's BM25 score against its own positive is dropped
+before the draw. Such candidates are mostly near-duplicates of the positive (another outlet's
+version of the same story) and would be false negatives. The positive is scored with the pool's
+statistics, also when it is not in the pool (a held-out positive).
 """
 
 from __future__ import annotations
@@ -41,31 +48,47 @@ class BM25Index:
     """
 
     def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75, max_df: float = 0.5) -> None:
-        vocabulary: dict[str, int] = {}
-        indptr, indices = [0], []
-        for document in documents:
-            ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words(document)]
-            indices.extend(ids)
-            indptr.append(len(indices))
+        self.vocabulary: dict[str, int] = {}
+        counts, lengths = self._counts(documents, grow=True)  # [N, V] term frequencies, [N] words
         n = len(documents)
-        data = np.ones(len(indices), dtype=np.float32)
-        counts = sp.csr_matrix(
-            (data, np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=(n, len(vocabulary))
-        )
-        counts.sum_duplicates()  # [N, V] term frequencies
-        lengths = np.diff(np.asarray(indptr)).astype(np.float32)  # [N]
-        df = np.bincount(counts.indices, minlength=len(vocabulary)).astype(np.float32)  # [V]
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # [V]
-        norm = k1 * (1 - b + b * lengths / max(lengths.mean(), 1.0))  # [N]
-        tf = counts.data
-        rows = np.repeat(np.arange(n), np.diff(counts.indptr))
-        counts.data = idf[counts.indices] * tf * (k1 + 1) / (tf + norm[rows])
-        self.weights_t = counts.T.tocsr()  # [V, N]
-        self.vocabulary = vocabulary
+        df = np.bincount(counts.indices, minlength=len(self.vocabulary)).astype(np.float32)  # [V]
+        self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # [V]
+        self.k1, self.b = k1, b
+        self.mean_length = max(lengths.mean(), 1.0)
+        self.weights_t = self._weigh(counts, lengths).T.tocsr()  # [V, N]
         self.usable = df <= max_df * max(n, 1)  # [V]
 
-    def scores(self, queries: Sequence[str]) -> sp.csr_matrix:
-        """BM25 scores [Q, N] of every document for every query (sparse: documents sharing no term score 0)."""
+    def _counts(self, texts: Sequence[str], grow: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Term frequencies [N, V] and lengths in words [N] of `texts`; `grow` adds their words to the
+        vocabulary, otherwise words outside it are left out of the counts (not of the lengths)."""
+        vocabulary = self.vocabulary
+        indptr, indices, lengths = [0], [], []
+        for text in texts:
+            found = words(text)
+            if grow:
+                indices.extend(vocabulary.setdefault(w, len(vocabulary)) for w in found)
+            else:
+                indices.extend(vocabulary[w] for w in found if w in vocabulary)
+            indptr.append(len(indices))
+            lengths.append(len(found))
+        data = np.ones(len(indices), dtype=np.float32)
+        counts = sp.csr_matrix(
+            (data, np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=(len(texts), len(vocabulary))
+        )
+        counts.sum_duplicates()  # [N, V]
+        return counts, np.asarray(lengths, dtype=np.float32)
+
+    def _weigh(self, counts: sp.csr_matrix, lengths: np.ndarray) -> sp.csr_matrix:
+        """BM25 term weights [N, V] of texts as documents of this index (its idf and average length)."""
+        norm = self.k1 * (1 - self.b + self.b * lengths / self.mean_length)  # [N]
+        tf = counts.data
+        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        weights = counts.copy()
+        weights.data = self.idf[counts.indices] * tf * (self.k1 + 1) / (tf + norm[rows])
+        return weights
+
+    def _queries(self, queries: Sequence[str]) -> sp.csr_matrix:
+        """The usable distinct terms of each query [Q, V] (0/1)."""
         indptr, indices = [0], []
         for query in queries:
             ids = {self.vocabulary[w] for w in words(query) if w in self.vocabulary}
@@ -73,8 +96,18 @@ class BM25Index:
             indptr.append(len(indices))
         data = np.ones(len(indices), dtype=np.float32)
         shape = (len(queries), len(self.vocabulary))
-        matrix = sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=shape)  # [Q, V]
-        return (matrix @ self.weights_t).tocsr()  # [Q, N]
+        return sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr)), shape=shape)  # [Q, V]
+
+    def scores(self, queries: Sequence[str]) -> sp.csr_matrix:
+        """BM25 scores [Q, N] of every document for every query (sparse: documents sharing no term score 0)."""
+        return (self._queries(queries) @ self.weights_t).tocsr()  # [Q, N]
+
+    def pair_scores(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """The BM25 score [Q] of each query against its own text, scored as a document of this index (a text
+        of the index scores as in `scores`; one outside it, e.g. a held-out positive, with the same statistics)."""
+        counts, lengths = self._counts(texts, grow=False)  # [Q, V], [Q]
+        weights = self._weigh(counts, lengths)  # [Q, V]
+        return np.asarray(self._queries(queries).multiply(weights).sum(axis=1), dtype=np.float32).ravel()  # [Q]
 
 
 class NegativeMiner:
@@ -85,16 +118,27 @@ class NegativeMiner:
         documents: the pool's texts (unique).
         groups: the split group of each document.
         depth: BM25 negatives are drawn among this many best-scoring documents.
+        max_score_ratio: BM25 candidates scoring above this fraction of the query's score against its
+            positive are dropped (NV-Retriever's positive-aware rule); None: no cut-off.
     """
 
-    def __init__(self, method: MiningMethod, documents: list[str], groups: list[str], depth: int = 20) -> None:
+    def __init__(
+        self,
+        method: MiningMethod,
+        documents: list[str],
+        groups: list[str],
+        depth: int = 20,
+        max_score_ratio: float | None = 0.95,
+    ) -> None:
         if method not in ("bm25", "random"):
             raise EmbedlabError(f"mining method {method!r} is not one of: bm25, random")
         if depth < 1:
             raise EmbedlabError(f"mining depth must be at least 1, got {depth}")
+        check_score_ratio(max_score_ratio)
         self.method = method
         self.documents = documents
         self.depth = depth
+        self.max_score_ratio = max_score_ratio
         self.keys = [text_key(d) for d in documents]
         self.key_index = {key: i for i, key in enumerate(self.keys)}
         self.group_index: dict[str, list[int]] = {}
@@ -128,7 +172,11 @@ class NegativeMiner:
             return
         n = len(self.documents)
         taken = {i for key in (avoid or ()) if (i := self.key_index.get(key)) is not None}
-        scores = self.index.scores([it.example.query for it in items]) if self.index is not None else None  # [Q, N]
+        queries = [it.example.query for it in items]
+        scores = self.index.scores(queries) if self.index is not None else None  # [Q, N]
+        limits = None
+        if scores is not None and self.max_score_ratio is not None:  # [Q] the highest score a negative may have
+            limits = self.max_score_ratio * self.index.pair_scores(queries, [it.example.positive for it in items])
         for row, item in enumerate(items):
             out = taken | set(self.group_index.get(item.group, ()))
             out.update(i for key in item.keys if (i := self.key_index.get(key)) is not None)
@@ -145,14 +193,20 @@ class NegativeMiner:
                 blocked[list(out)] = True
                 keep = (values > 0) & ~blocked[documents]  # [M]
                 blocked[list(out)] = False
+                close = set()
+                if limits is not None:
+                    above = values > limits[row]  # [M] as close to the query as its positive: likely false negatives
+                    close = set(documents[above].tolist())
+                    keep &= ~above
                 documents, values = documents[keep], values[keep]
                 if len(documents) > self.depth:
                     documents = documents[np.argpartition(-values, self.depth - 1)[: self.depth]]
                 candidates = np.sort(documents)  # [<= depth]
             else:
-                candidates = np.zeros(0, dtype=np.int64)
+                candidates, close = np.zeros(0, dtype=np.int64), set()
             if len(candidates) < count:  # random negatives, or BM25 found too few matching documents
-                extra = [i for i in rng.integers(n, size=self.depth + 4 * count).tolist() if i not in out]
+                draws = rng.integers(n, size=self.depth + 4 * count).tolist()
+                extra = [i for i in draws if i not in out and i not in close]
                 candidates = np.unique(np.concatenate([candidates, np.asarray(extra, dtype=np.int64)]))
             chosen = self._pick(
                 candidates, count, rng, None if match_chars is None else (len(item.example.positive), match_chars)
@@ -176,6 +230,15 @@ class NegativeMiner:
             candidates = close if len(close) >= count else candidates[np.argsort(gaps, kind="stable")[:count]]
         order = rng.permutation(len(candidates))[:count]
         return [int(candidates[i]) for i in order]
+
+
+def check_score_ratio(ratio: float | None) -> None:
+    """Refuse a cut-off that is not a positive number (or None)."""
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 0):
+        raise EmbedlabError(
+            f"mining_score_cap must be a positive fraction of the positive's BM25 score (e.g. 0.95) or null for "
+            f"no cut-off, got {ratio!r}"
+        )
 
 
 def build_pool(items: Iterable[Item], pool_size: int) -> tuple[list[str], list[str], int | None]:

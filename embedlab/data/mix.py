@@ -2,7 +2,8 @@
 
 Every variant of a comparison trains on exactly the same batches in the same order: the order is a
 function of the sources and the data settings only (see `recipe.py`), never of the model, the
-number of workers or the machine. The tokenizer is bound late (`connect`), as in `JsonlPairs`.
+number of workers or the machine (with several devices, of their number too: the batches of one
+step share a source). The tokenizer is bound late (`connect`), as in `JsonlPairs`.
 
 Exact resume: the DataModule counts the training batches that reach the model (it pops the stream
 state each batch carries in `on_before_batch_transfer`, after the workers' prefetching), and
@@ -21,6 +22,7 @@ instead of tokenising again. The tensors are the same with the store, without it
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -44,6 +46,7 @@ from embedlab.data.sources.base import Source
 from embedlab.data.stream import META, BatchList, MixCollator, MixStream, mine_batch
 from embedlab.data.token_store import TokenStore, build_stores, default_store_dir, stored_texts, tokenizer_fingerprint
 from embedlab.errors import EmbedlabError
+from embedlab.instruction_template import DEFAULT_TEMPLATE
 
 log = logging.getLogger("embedlab.data")
 STATE_FORMAT = 1
@@ -59,13 +62,17 @@ class TrainingMix(MixConfig, L.LightningDataModule):
         batch_size: examples per batch on each device (the in-batch-negative pool).
         num_negatives: hard negatives per query (from the data or mined, per source).
         single_source_batches: draw every batch from one source (chosen by weight), so in-batch
-            negatives are not trivially easy; False mixes sources within batches.
-        unique_texts: no text twice in a batch (an example that would repeat one waits for a later batch).
+            negatives are not trivially easy; on several devices, one source per step for all of
+            them (the pool the loss gathers is single-source); False mixes sources within batches.
+        unique_texts: no text twice in a batch, nor two examples of one group (the spans of one document:
+            one span's positive holds the other's query); an example that would break this waits for a later batch.
         length_bucketing: sort examples by length within a window of batches (less padding).
         bucket_window: batches per bucketing window.
         query_max_length: token limit of queries (default: the backbone's); also caps bucketing lengths.
         document_max_length: token limit of documents (default: the backbone's); likewise.
-        instruction_template: how a source's `instruction` prefixes its queries; `{task}` and a final `{query}`.
+        instruction_template: how a source's `instruction` prefixes its queries: `e5` (the default,
+            `Instruct: {instruction}\\nQuery: `), `paper` (no separator) or a string holding `{instruction}`;
+            evaluation writes its instructions with the same template (`embedlab/instruction_template.py`).
         bad_rows: `error` (stop at the first bad row, naming file and line) or `skip` (count and report).
         max_text_chars: longer texts are bad rows (`too_long`).
         shuffle_buffer: items per source shuffled together (streaming shuffle).
@@ -74,6 +81,9 @@ class TrainingMix(MixConfig, L.LightningDataModule):
         length_matched_negatives: mine negatives among the best-scoring documents closest in length to
             the positive (capped at the document limit): length bucketing then pays with mined negatives
             too, and length is no shortcut between positive and negative.
+        mining_score_cap: mined BM25 negatives scoring above this fraction of the query's score against
+            its positive are dropped as likely false negatives (near-duplicates of the positive; the
+            positive-aware rule of NV-Retriever, Moreira et al. 2024); null: no cut-off.
         val_fraction: share of each source's documents held out for validation (0: no validation).
         val_batches: validation batches in all (fewer when the held-out slice is smaller).
         batches_per_epoch: training steps per epoch; default: one pass over the mix's examples when
@@ -99,13 +109,14 @@ class TrainingMix(MixConfig, L.LightningDataModule):
         bucket_window: int = 16,
         query_max_length: int | None = None,
         document_max_length: int | None = None,
-        instruction_template: str = "Instruct: {task}\nQuery: {query}",
+        instruction_template: str = DEFAULT_TEMPLATE,
         bad_rows: BadRowPolicy = "error",
         max_text_chars: int = 100_000,
         shuffle_buffer: int = 10_000,
         mining_depth: int = 20,
         mining_pool: int = 100_000,
         length_matched_negatives: bool = False,
+        mining_score_cap: float | None = 0.95,
         val_fraction: float = 0.02,
         val_batches: int = 8,
         batches_per_epoch: int | None = None,
@@ -173,7 +184,7 @@ class TrainingMix(MixConfig, L.LightningDataModule):
         self.bind_sources(sources)
         return MixRecipe(
             sources, composition, hp.seed, hp.shuffle_buffer, hp.val_fraction, hp.bad_rows,
-            hp.num_negatives, hp.mining_depth, hp.mining_pool, hp.length_matched_negatives,
+            hp.num_negatives, hp.mining_depth, hp.mining_pool, hp.length_matched_negatives, hp.mining_score_cap,
         )  # fmt: skip
 
     # ---------------------------------------------------------------- Lightning hooks
@@ -211,6 +222,8 @@ class TrainingMix(MixConfig, L.LightningDataModule):
     def prepare_streams(self) -> None:
         """Build the miners, the validation slice and the training stream (once, in the main process)."""
         hp = self.hparams
+        # Rank r takes global batch step * world_size + r: one source per step keeps the gathered pool single-source.
+        self.recipe.composition = dataclasses.replace(self.recipe.composition, step_batches=self.world_size)
         miners, counts = self.recipe.miners()
         self.sizes = counts
         for source in self.sources:

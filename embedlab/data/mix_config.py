@@ -12,21 +12,7 @@ from embedlab.data.rows import POLICIES, RowRules
 from embedlab.data.sources.base import Source
 from embedlab.errors import EmbedlabError
 from embedlab.hparams import as_config
-
-QUERY_SLOT = "{query}"
-TASK_SLOT = "{task}"
-
-
-def instruction_prefix(template: str, task: str | None) -> str | None:
-    """The text put before a query: the template up to `{query}`, with `{task}` filled in; None without a task."""
-    if template.count(QUERY_SLOT) != 1 or not template.endswith(QUERY_SLOT):
-        raise EmbedlabError(
-            f"instruction_template must end with {QUERY_SLOT} (once), e.g. 'Instruct: {{task}}\\nQuery: {{query}}'; "
-            f"got {template!r}"
-        )
-    if task is None:
-        return None
-    return template[: -len(QUERY_SLOT)].replace(TASK_SLOT, task)
+from embedlab.instruction_template import instruction_prefix, resolve_template
 
 
 class MixConfig:
@@ -55,7 +41,10 @@ class MixConfig:
             raise EmbedlabError(f"num_negatives must be at least 0, got {hp.num_negatives}")
         if not 0 <= hp.val_fraction < 1:
             raise EmbedlabError(f"val_fraction must be in [0, 1), got {hp.val_fraction}")
-        instruction_prefix(hp.instruction_template, None)
+        try:
+            resolve_template(hp.instruction_template)
+        except EmbedlabError as error:
+            raise EmbedlabError(f"TrainingMix instruction_template: {error}") from None
         return [as_config(s) for s in sources]
 
     def bind_sources(self, sources: list[Source]) -> None:
@@ -64,7 +53,7 @@ class MixConfig:
         for source in sources:
             needed = hp.num_negatives if source.negatives == "data" else 0
             rules = RowRules(negatives_needed=needed, max_text_chars=hp.max_text_chars)
-            source.bind(rules, instruction_prefix(hp.instruction_template, source.instruction))
+            source.bind(rules, instruction_prefix(source.instruction, hp.instruction_template))
 
     def check_resumable(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint whose mix differs from this one (naming what changed)."""

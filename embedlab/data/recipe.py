@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from embedlab.data.composer import BatchComposer, Composition
-from embedlab.data.mining import NegativeMiner, build_pool
+from embedlab.data.mining import NegativeMiner, build_pool, check_score_ratio
 from embedlab.data.passes import TRAIN, VALIDATION, SourceStream, in_validation
 from embedlab.data.rows import BadRow, BadRowLog, BadRowPolicy
 from embedlab.data.sources.base import Source
@@ -34,6 +34,8 @@ class MixRecipe:
         mining_depth: BM25 negatives are drawn among this many best documents.
         mining_pool: most documents per source indexed for mining.
         length_matched: mined negatives are matched in length to their positives.
+        mining_score_cap: mined BM25 negatives scoring above this fraction of the positive's score are
+            dropped (NV-Retriever's positive-aware rule); None: no cut-off.
     """
 
     sources: list[Source]
@@ -46,6 +48,10 @@ class MixRecipe:
     mining_depth: int
     mining_pool: int
     length_matched: bool = False
+    mining_score_cap: float | None = 0.95
+
+    def __post_init__(self) -> None:
+        check_score_ratio(self.mining_score_cap)
 
     def composer(self, split: str = TRAIN, passes: int | None = None, seed: int | None = None) -> BatchComposer:
         """A fresh composer over `split` (endless unless `passes` is given)."""
@@ -80,7 +86,9 @@ class MixRecipe:
                     f"source {source.name!r} has {len(documents)} training documents: too few to mine "
                     f"{self.num_negatives} negatives from (lower val_fraction or num_negatives)"
                 )
-            miners[source.name] = NegativeMiner(source.negatives, documents, groups, self.mining_depth)
+            miners[source.name] = NegativeMiner(
+                source.negatives, documents, groups, self.mining_depth, self.mining_score_cap
+            )
         return miners, counts
 
     def config(self) -> dict:
@@ -103,6 +111,7 @@ class MixRecipe:
             "mining_depth": self.mining_depth,
             "mining_pool": self.mining_pool,
             "length_matched_negatives": self.length_matched,
+            "mining_score_cap": self.mining_score_cap,
             "instructions": [s.instruction_prefix for s in self.sources],
         }
 

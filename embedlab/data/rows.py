@@ -47,7 +47,8 @@ class Item:
     """An example on its way into a batch.
 
     `group` decides the train/validation split: items of one group (e.g. the spans of one document)
-    always land on the same side, and mined negatives never come from the item's own group.
+    always land on the same side, mined negatives never come from the item's own group, and with
+    `unique_texts` no batch holds two items of one group (one span's positive holds the other's query).
     """
 
     example: Example

@@ -36,6 +36,8 @@ class MTEBCallback(L.Callback):
             are logged as `<prefix>/skipped`.
         batch_size: texts per forward pass.
         instructions: `default`, `none` or a YAML file (see `embedlab.eval.instructions`).
+        instruction_template: `e5`, `paper` or a string holding `{instruction}`; default: the training
+            mix's `instruction_template` (the instructions are written as in training), else the file's.
         precision: auto, bf16, fp16 or fp32; auto follows the trainer's bf16 / 16 precision.
         max_length: token limit per text.
         prefix: metric name prefix.
@@ -49,6 +51,7 @@ class MTEBCallback(L.Callback):
         time_budget_s: float | None = None,
         batch_size: int = 32,
         instructions: str = "default",
+        instruction_template: str | None = None,
         precision: str = "auto",
         max_length: int | None = 512,
         prefix: str = "val/mteb",
@@ -60,6 +63,7 @@ class MTEBCallback(L.Callback):
         self.time_budget_s = time_budget_s
         self.batch_size = batch_size
         self.instructions = instructions
+        self.instruction_template = instruction_template
         self.precision = precision
         self.max_length = max_length
         self.prefix = prefix
@@ -93,6 +97,13 @@ class MTEBCallback(L.Callback):
             return trainer_precision
         return self.precision
 
+    def _template(self, trainer: L.Trainer) -> str | None:
+        """The template given, else the one the training mix writes its instructions with."""
+        from embedlab.instruction_template import trained_template
+
+        datamodule = getattr(trainer, "datamodule", None)
+        return self.instruction_template or trained_template(dict(getattr(datamodule, "hparams", None) or {}))
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._due(trainer):
             return
@@ -104,6 +115,7 @@ class MTEBCallback(L.Callback):
             adapter = MTEBAdapter(
                 pl_module,
                 instructions=self.instructions,
+                instruction_template=self._template(trainer),
                 batch_size=self.batch_size,
                 precision=self._precision(trainer),
                 max_length=self.max_length,

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", help="run directory (default runs/eval/<variant>)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--instructions", help="default, none or a YAML file (default: none for a reference)")
-    parser.add_argument("--instruction-template", help='e.g. "{instruction}" for the paper\'s no-separator form')
+    parser.add_argument("--instruction-template", help="e5 (default), paper, or a string with {instruction}")
     parser.add_argument("--precision", default=None, help="auto, bf16, fp16 or fp32 (default: auto; fp32 reference)")
     parser.add_argument("--max-length", type=int, default=512, help="token limit per text")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -75,6 +75,7 @@ def run(args) -> int:
     from embedlab.eval.encoders import load_reference
     from embedlab.eval.options import EvaluationOptions
     from embedlab.eval.run import check_overwrite, evaluate_run, module_info, reference_info
+    from embedlab.instruction_template import trained_template
 
     if args.run_dir:
         check_overwrite(args.run_dir, args.overwrite, "--overwrite")  # before loading the model
@@ -88,11 +89,13 @@ def run(args) -> int:
         max_length=args.max_length,
         show_progress=not args.quiet,
     )
+    trained = None  # the checkpoint's training template: its instructions are written the same way here
     if args.reference:
         encoder, info = load_reference(args.reference, device=device), reference_info(args.reference)
         config = {"reference": args.reference}
     else:
         module, steps, data_config = _module(args)
+        trained = trained_template(data_config)
         encoder = module.to(device)
         module.verify_attention_policy()  # on the weights as loaded, on their device (raises AttentionPolicyError)
         info = module_info(
@@ -108,7 +111,7 @@ def run(args) -> int:
         info["variant"] = args.variant
     run_dir = Path(args.run_dir or Path("runs") / "eval" / info["variant"])
     report = evaluate_run(
-        options.adapter(encoder), options.suite, run_dir, info, config, options.batch_size,
+        options.adapter(encoder, trained_template=trained), options.suite, run_dir, info, config, options.batch_size,
         overwrite=args.overwrite, overwrite_flag="--overwrite",
     )  # fmt: skip
     print(report.table())

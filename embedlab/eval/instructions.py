@@ -1,9 +1,13 @@
 """Which instruction goes in front of which text, per task and per side (query or document).
 
 The data is `instructions.yaml` beside this file: the paper's table for its 47 MTEB tasks, the
-offline suite's, and fallbacks per task type. The rule follows the paper (§4.3): symmetric tasks
-put the instruction on every text; retrieval and reranking put it on queries only. mteb tells the
-encoder which side it is encoding through `prompt_type` (query, document, or None for symmetric).
+offline suite's, and fallbacks per task type. The rule follows the paper's released evaluation
+(`run_mteb.py`, `run_mteb_retrieval.py`): retrieval tasks put the instruction on queries only (the
+corpus goes without); every other task, reranking included, puts it on every text it encodes. mteb
+tells the encoder which side it is encoding through `prompt_type` (query, document, or None for
+symmetric tasks); mteb 2 runs reranking as retrieval over each query's candidates, so reranking
+documents arrive as `document` and get the instruction too. The template that wraps an instruction
+is the training mix's (`embedlab/instruction_template.py`).
 """
 
 from __future__ import annotations
@@ -16,18 +20,25 @@ from typing import Any
 import yaml
 
 from embedlab.errors import EmbedlabError
+from embedlab.instruction_template import DEFAULT_TEMPLATE, instruction_prefix, resolve_template
 
 DEFAULT_FILE = Path(__file__).with_name("instructions.yaml")
 RESERVED_KEYS = ("template", "types")
 Entry = str | Mapping[str, str]
 
 
-def _side(entry: Entry | None, prompt_type: str | None) -> str | None:
-    """The instruction an entry gives to one side: strings go to queries and symmetric inputs only."""
+def queries_only(task_type: str) -> bool:
+    """Whether a one-string instruction goes on queries only: retrieval types (`Retrieval`, `InstructionRetrieval`,
+    `Any2AnyRetrieval`, ...), whose corpus the paper encodes without instruction. Reranking is not one of them."""
+    return task_type.endswith("Retrieval")
+
+
+def _side(entry: Entry | None, prompt_type: str | None, task_type: str) -> str | None:
+    """The instruction an entry gives to one side: a string goes on every text, except retrieval documents."""
     if entry is None:
         return None
     if isinstance(entry, str):
-        return None if prompt_type == "document" else entry
+        return None if prompt_type == "document" and queries_only(task_type) else entry
     return entry.get(prompt_type or "query")
 
 
@@ -38,20 +49,20 @@ class Instructions:
     Args:
         tasks: task name -> instruction (a string, or a mapping with `query` / `document`).
         types: mteb task type -> instruction, for tasks not in `tasks` and without an mteb prompt.
-        template: wraps each instruction; must contain `{instruction}` (write the separator into it).
+        template: wraps each instruction: `e5` (the default, as in training), `paper` (no separator) or a
+            string holding `{instruction}` (write the separator into it); stored resolved.
         use_task_prompts: fall back on the mteb task's own `prompt` before the type default.
         source: where the table came from, for run.json.
     """
 
     tasks: Mapping[str, Entry] = field(default_factory=dict)
     types: Mapping[str, str] = field(default_factory=dict)
-    template: str = "{instruction} "
+    template: str = DEFAULT_TEMPLATE
     use_task_prompts: bool = True
     source: str = "inline"
 
     def __post_init__(self) -> None:
-        if "{instruction}" not in self.template:
-            raise EmbedlabError(f"instruction template {self.template!r} must contain '{{instruction}}'")
+        object.__setattr__(self, "template", resolve_template(self.template))  # a name becomes its string
 
     @classmethod
     def load(cls, source: str | Path = "default", template: str | None = None) -> Instructions:
@@ -59,7 +70,7 @@ class Instructions:
 
         Args:
             source: `default` or a path.
-            template: overrides the file's template.
+            template: overrides the file's `template` (default: the shared one, `e5`).
         """
         path = DEFAULT_FILE if str(source) == "default" else Path(source)
         if not path.is_file():
@@ -87,23 +98,22 @@ class Instructions:
         return cls(
             tasks=tasks,
             types=dict(data.get("types") or {}),
-            template=template if template is not None else data.get("template", "{instruction} "),
+            template=template if template is not None else data.get("template", DEFAULT_TEMPLATE),
             source=str(source),
         )
 
     def raw(self, task_name: str, task_type: str, task_prompt: Entry | None, prompt_type: str | None) -> str | None:
         """The unwrapped instruction for one side of one task, or None."""
         if task_name in self.tasks:
-            return _side(self.tasks[task_name], prompt_type)
+            return _side(self.tasks[task_name], prompt_type, task_type)
         if self.use_task_prompts and task_prompt:
-            return _side(task_prompt, prompt_type)
-        return _side(self.types.get(task_type), prompt_type)
+            return _side(task_prompt, prompt_type, task_type)
+        return _side(self.types.get(task_type), prompt_type, task_type)
 
     def for_task(self, metadata, prompt_type=None) -> str | None:
         """The instruction to prepend, template applied, for an mteb `TaskMetadata` and `PromptType`."""
         side = getattr(prompt_type, "value", prompt_type)
-        text = self.raw(metadata.name, metadata.type, metadata.prompt, side)
-        return self.template.format(instruction=text) if text else None
+        return instruction_prefix(self.raw(metadata.name, metadata.type, metadata.prompt, side), self.template)
 
 
 def load_instructions(spec: str | Path | Instructions | None, template: str | None = None) -> Instructions | None:

@@ -25,6 +25,7 @@ import yaml
 from embedlab.eval.evaluator import EvaluationReport
 from embedlab.eval.options import EvaluationOptions
 from embedlab.eval.run import check_overwrite, evaluate_run, module_info
+from embedlab.instruction_template import trained_template
 
 
 def _precision(trainer) -> str:
@@ -86,7 +87,7 @@ def run_test(cli, model, ckpt_path: str | None = None, weights_only: bool | None
         variant=options.variant,
         checkpoint=str(ckpt_path) if ckpt_path else None,
     )
-    adapter = options.adapter(model, precision=_precision(trainer))
+    adapter = options.adapter(model, precision=_precision(trainer), trained_template=trained_template(train_mix_config))
     report = evaluate_run(
         adapter, options.suite, run_dir, info, config=_config_dump(cli), batch_size=options.batch_size,
         overwrite=overwrite, overwrite_flag="--evaluation.overwrite true",

@@ -16,8 +16,9 @@ class EvaluationOptions:
             `<trainer.default_root_dir>/eval/<suite>`.
         batch_size: texts per forward pass.
         instructions: `default` (the paper's table and offline-v1's), `none`, or a YAML file of the same schema.
-        instruction_template: wraps each instruction, e.g. `"{instruction}"` for the paper's no-separator
-            concatenation; default from the instructions file (`"{instruction} "`).
+        instruction_template: wraps each instruction: `e5` (`Instruct: {instruction}\\nQuery: `, the training
+            mix's default), `paper` (the paper's no-separator concatenation) or a string holding `{instruction}`;
+            default: the template the checkpoint's training mix used, else the instructions file's, else `e5`.
         precision: auto (bf16 autocast where the device has it), bf16, fp16 or fp32; default: the trainer's
             precision when it is bf16 or 16 mixed, else auto.
         max_length: token limit per text at evaluation (the paper evaluates at 512); None: the backbone's.
@@ -42,14 +43,21 @@ class EvaluationOptions:
     show_progress: bool = True
     overwrite: bool = False
 
-    def adapter(self, encoder, precision: str = "auto"):
-        """The `MTEBAdapter` these options describe, around an EmbeddingModule or a TextEncoder."""
+    def adapter(self, encoder, precision: str = "auto", trained_template: str | None = None):
+        """The `MTEBAdapter` these options describe, around an EmbeddingModule or a TextEncoder.
+
+        Args:
+            encoder: an EmbeddingModule or a TextEncoder.
+            precision: used when the options set none.
+            trained_template: the template the model's training mix used (`instruction_template.trained_template`),
+                used when the options set none, so a model is evaluated with its instructions written as in training.
+        """
         from embedlab.eval.adapter import MTEBAdapter  # mteb is slow to import: only when evaluating
 
         return MTEBAdapter(
             encoder,
             instructions=self.instructions,
-            instruction_template=self.instruction_template,
+            instruction_template=self.instruction_template or trained_template,
             batch_size=self.batch_size,
             precision=self.precision or precision,
             max_length=self.max_length,

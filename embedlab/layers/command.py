@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32")
     parser.add_argument("--instructions", default="default", help="default, none or an instructions YAML")
-    parser.add_argument("--instruction-template", help='e.g. "{instruction}" for the paper\'s no-separator form')
+    parser.add_argument("--instruction-template", help="e5 (default), paper, or a string with {instruction}")
     parser.add_argument("--dtype", default=None, help="weight dtype: float32, bfloat16 or float16")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the similarity sample and of a random-init model")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from embedlab.data import padding_stats
-from tests.data.conftest import batch_texts, small_mix, synthetic_rows, take, write_jsonl
+import pytest
+
+from embedlab.data import LeeBackgroundSource, Source, TrainingMix, padding_stats
+from tests.data.conftest import WORDS, batch_texts, small_mix, synthetic_rows, take, write_jsonl
 
 
 def test_same_seed_same_batches_other_seed_other_batches(two_sources, tokenizer):
@@ -91,3 +93,63 @@ def test_instructions_come_from_each_source(two_sources, tokenizer):
     original, collate.__class__ = collate.__call__, type("Spy", (type(collate),), {"__call__": lambda self, x: spy(x)})
     take(mix, 6)
     assert seen == {"alpha": "Instruct: task alpha\nQuery: ", "bravo": "Instruct: task bravo\nQuery: "}
+
+
+class SpanSource(Source):
+    """Documents of four sentences, three span pairs each (a sentence -> the rest), one group per document,
+    in file order: the spans of a document are neighbours, and their positives tie in length."""
+
+    def __init__(self, documents: int = 40, **kwargs) -> None:
+        self.record_args(locals())
+        super().__init__(**kwargs)
+        self.documents = documents
+
+    def default_name(self) -> str:
+        return "spans"
+
+    def rows(self):
+        for d in range(self.documents):
+            sentences = [f"Document {d:03d} sentence {s} says {WORDS[(d + s) % len(WORDS)]}." for s in range(4)]
+            for index in range(3):
+                rest = " ".join(x for i, x in enumerate(sentences) if i != index)
+                yield self.item({"query": sentences[index], "positive": rest}, SPAN_COLUMNS, f"doc {d}", f"doc{d}")
+
+
+SPAN_COLUMNS = {"query": "query", "positive": "positive"}
+
+
+def same_group_batches(composer, count: int) -> tuple[int, list]:
+    """(batches holding two or more items of one group among the first `count`, those batches' items)."""
+    found, items = 0, []
+    for composed in composer:
+        found += max(Counter(it.group for it in composed.items).values()) >= 2
+        items += composed.items
+        if composed.index + 1 == count:
+            break
+    return found, items
+
+
+def test_unique_texts_keeps_the_spans_of_one_document_apart():
+    def mix(**overrides):
+        settings = dict(batch_size=8, num_negatives=0, num_workers=0, val_fraction=0.0, shuffle_buffer=16)
+        return TrainingMix([SpanSource()], **{**settings, **overrides})
+
+    together, _ = same_group_batches(mix(unique_texts=False).recipe.composer(), 15)
+    assert together >= 5  # bucketing puts a document's spans (tied lengths) side by side
+    apart, items = same_group_batches(mix().recipe.composer(), 18)  # 120 spans a pass: 15 batches
+    assert apart == 0
+    assert {it.example.query for it in items} == {it.example.query for it in SpanSource().rows()}  # none lost
+
+
+def test_no_lee_background_batch_holds_two_spans_of_one_document():
+    from embedlab.assets import is_fetched
+
+    if not is_fetched("gensim-data"):
+        pytest.skip("offline corpora not fetched: run `embedlab assets fetch gensim-data`")
+    # the offline mix's settings (configs/data/offline-mix.yaml), its Lee source alone
+    lee = LeeBackgroundSource(spans_per_document=3, negatives="bm25")
+    settings = dict(batch_size=16, bucket_window=16, query_max_length=64, document_max_length=128, val_fraction=0.05)
+    for unique, expected in ((False, lambda n: n >= 10), (True, lambda n: n == 0)):
+        mix = TrainingMix([lee], num_workers=0, unique_texts=unique, **settings)
+        found, _ = same_group_batches(mix.recipe.composer(), 60)
+        assert expected(found), (unique, found)

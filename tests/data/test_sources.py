@@ -7,11 +7,19 @@ from collections import Counter
 
 import pytest
 
-from embedlab.data import CsvSource, HubSource, JsonlSource, LeeBackgroundSource, NewsArticlesSource, ParquetSource
+from embedlab.data import (
+    CsvSource,
+    HubSource,
+    JsonlSource,
+    LeeBackgroundSource,
+    NewsArticlesSource,
+    ParquetSource,
+    TrainingMix,
+)
 from embedlab.data.passes import SourceStream
 from embedlab.data.rows import BadRow, BadRowLog, RowRules
 from embedlab.errors import EmbedlabError
-from tests.data.conftest import synthetic_rows, write_jsonl
+from tests.data.conftest import batch_texts, synthetic_rows, take, write_jsonl
 
 
 def items(source, negatives: int = 1) -> list:
@@ -89,6 +97,10 @@ class CountingStream:
             self.pulled += 1
             yield row
 
+    def iter(self, batch_size):  # what HubSource reads a stream through (see test_streamed_hub_source_under_workers)
+        for row in self:
+            yield {column: [value] for column, value in row.items()}
+
     def shuffle(self, seed, buffer_size):
         self.buffer_size = buffer_size
         return self
@@ -112,6 +124,36 @@ def test_hub_source_streams_without_materialising(monkeypatch):
     assert fake.pulled < 200 and fake.buffer_size == 100  # the dataset shuffles its shards, then a buffer
     assert calls[0][0] == "yixuantt/ir_data" and calls[0][2]["streaming"] and calls[0][2]["revision"] == "abc123"
     assert all(it.example.source == "ir_data" for it in first)
+
+
+def hub_folder(tmp_path, shards: int = 4, rows: int = 24):
+    """A local dataset folder of `shards` JSONL files (one shard each when streamed)."""
+    folder = tmp_path / "hub" / "data"
+    folder.mkdir(parents=True)
+    every = synthetic_rows(shards * rows, seed=9)
+    for shard in range(shards):
+        write_jsonl(folder / f"train-{shard:05d}-of-{shards:05d}.jsonl", every[shard * rows : (shard + 1) * rows])
+    return tmp_path / "hub"
+
+
+def test_streamed_hub_source_under_workers_reads_the_whole_stream(tmp_path, tokenizer):
+    """Each DataLoader worker composes the whole global stream, so 2 workers give the same batches as none (plain
+    iteration would have `datasets` hand each worker every other shard and shift its shuffle seed)."""
+    import datasets
+
+    folder = hub_folder(tmp_path)
+    assert datasets.load_dataset(str(folder), split="train", streaming=True).num_shards == 4
+
+    def batches(workers: int) -> list:
+        source = HubSource(str(folder), split="train", streaming=True, instruction="t")
+        mix = TrainingMix([source], batch_size=4, num_negatives=1, num_workers=workers, val_fraction=0.0,
+                          shuffle_buffer=16, batches_per_epoch=None)  # fmt: skip
+        mix.connect(tokenizer)
+        return [(b["meta"]["step"], b["meta"]["chain"], batch_texts(b["batch"])) for b in take(mix, 32)]  # 2 windows
+
+    alone = batches(0)
+    assert len({key for _, _, (queries, _) in alone for key in queries}) == 96  # every row of the 4 shards
+    assert batches(2) == alone  # same steps, same hash chain (a resume replays it), same texts
 
 
 def test_hub_source_failure_says_what_to_do(monkeypatch):

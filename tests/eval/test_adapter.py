@@ -72,9 +72,9 @@ def test_instruction_per_task_and_prompt_type():
     sts = SimpleNamespace(name="LeeDocSTS", type="STS", prompt=None)
     adapter.encode(loader(["s1"]), task_metadata=sts, hf_split="test", hf_subset="default")
     assert [instruction for _, instruction in encoder.calls] == [
-        "Given a scientific claim, retrieve documents that support or refute the claim. ",
+        "Instruct: Given a scientific claim, retrieve documents that support or refute the claim.\nQuery: ",
         None,
-        "Retrieve semantically similar text. ",
+        "Instruct: Retrieve semantically similar text.\nQuery: ",
     ]
 
 

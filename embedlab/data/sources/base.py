@@ -31,8 +31,9 @@ class Source:
 
     Args:
         weight: sampling proportion relative to the other sources of the mix (> 0).
-        instruction: the task described to the model, put into the mix's instruction template for
-            this source's queries (E5 style: `Instruct: {task}\\nQuery: {query}`); None: queries as is.
+        instruction: the task described to the model, written before this source's queries with the
+            mix's instruction template (by default `Instruct: {instruction}\\nQuery: `, as at evaluation);
+            None: queries as is.
         negatives: where hard negatives come from: `data` (the rows' own), `bm25` (mined by BM25
             among this source's documents) or `random` (random documents of this source).
         name: the source's name in batches, logs and reports; default: derived from the data.

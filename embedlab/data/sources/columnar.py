@@ -5,6 +5,15 @@ size streams in bounded memory. `HubSource` calls `datasets.load_dataset(..., st
 default: rows arrive as the shards download and nothing is materialised (e.g. the paper's
 `yixuantt/ir_data`, `{query, positive, negative}`). It needs network access, or a local dataset
 folder as `path`: the same code path then runs offline (that is how it is tested).
+
+A streamed dataset is read through `IterableDataset.iter`, not `for row in dataset`: inside a
+PyTorch DataLoader worker, `datasets` (checked with 5.2: `IterableDataset.__iter__` ->
+`_iter_pytorch`, keyed on `torch.utils.data.get_worker_info()`) gives each worker every W-th shard
+and shifts its shuffle seed by the worker id. The mix needs every worker to read the whole stream
+(each composes the global order and keeps its own batches, see `stream.py`); otherwise the order
+would depend on `num_workers`, a resume would fail its replay check, and a dataset with fewer shards
+than workers would leave workers without data. `iter` reads the same rows in the same order with no
+split by worker.
 """
 
 from __future__ import annotations
@@ -167,7 +176,8 @@ class HubSource(Source):
         return dataset
 
     def rows(self) -> Iterator[Item | BadRow]:
-        for number, row in enumerate(self._checked(), start=1):
+        dataset = self._checked()
+        for number, row in enumerate(whole_stream(dataset) if self.streaming else dataset, start=1):
             yield self.item(row, self.columns, f"{self.path} [{self.split}]:row {number}")
 
     def shuffled_rows(self, seed: int, buffer_size: int) -> Iterator[Item | BadRow]:
@@ -177,10 +187,17 @@ class HubSource(Source):
         where = f"{self.path} [{self.split}]"
         if self.streaming:
             shuffled = dataset.shuffle(seed=seed, buffer_size=buffer_size)
-            for number, row in enumerate(shuffled, start=1):
+            for number, row in enumerate(whole_stream(shuffled), start=1):
                 yield self.item(row, self.columns, f"{where}:row {number} of the pass shuffled with seed {seed}")
             return
         import numpy as np
 
         for index in np.random.default_rng(seed).permutation(len(dataset)):
             yield self.item(dataset[int(index)], self.columns, f"{where}:row {int(index) + 1}")
+
+
+def whole_stream(dataset) -> Iterator[dict]:
+    """Every row of a streamed (`datasets.IterableDataset`) dataset in its order, also in a DataLoader worker
+    (where plain iteration would read only that worker's shards; see the module docstring)."""
+    for batch in dataset.iter(batch_size=1):  # {column: [value]}
+        yield {column: values[0] for column, values in batch.items()}
