@@ -8,7 +8,7 @@ FLOP utilisation (6 x N x real tokens / s over the card's bf16 peak; 4 x N for L
   within windows of 16 batches, as `TrainingMix(length_bucketing=True)` does), positives and hard
   negatives in one forward pass, fused AdamW and `torch.compile` on GPU, flash-attention when
   installed (`attn_implementation: auto`), bf16 autocast on GPU.
-- naive: the plain Hugging Face loop of `../shared/docs/perf-baseline.md`: random batches, padded,
+- naive: the plain Hugging Face training loop an embedding fine-tune starts from: random batches, padded,
   three forward passes (queries, positives, negatives), last-token pooling, InfoNCE, AdamW.
 - sentence-transformers: Transformer -> last-token Pooling -> Normalize with
   MultipleNegativesRankingLoss (scale 20), pre-tokenised, on the naive loop's batches.

@@ -8,6 +8,10 @@ encoder is `embedlab evaluate --reference`. Layout under the study's folder:
     <out>/anchors/untrained-<variant>/   the untrained backbone with that variant's attention and pooling
     <out>/anchors/reference-<name>/      a reference encoder
 
+A trained run's seed sets `seed_everything` and the data seed (`data.init_args.seed`: batch order,
+mined negatives), so differences between seeds include data-order variance; the variants of one
+seed train on identical batches. The held-out validation documents stay the same for every seed.
+
 A run is finished when its DONE marker exists (written last by the evaluation); finished runs are
 skipped, so an interrupted study continues where it stopped.
 """
@@ -19,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.errors import EmbedlabError, closest_names
-from embedlab.study.preset import StudyPreset, config_file
+from embedlab.study.preset import StudyPreset, config_file, differences_markdown, pooling_options
+
+DATA_SEED = "data.init_args.seed"  # set from the study seed for every trained run
 
 
 @dataclass
@@ -60,12 +66,15 @@ def _flags(options: dict[str, Any], prefix: str = "") -> list[str]:
 
 
 def config_stack(preset: StudyPreset, root: Path, variant: str) -> list[str]:
+    """The `--config` files of a variant's run, then the preset's pooling options its head takes."""
     files = [root / "base.yaml", config_file(root, "backbones", preset.backbone, preset.name)]
     files.append(config_file(root, "data", preset.data, preset.name))
     files.append(config_file(root, "variants", variant, preset.name))
     if preset.strategy:
         files.append(config_file(root, "strategies", preset.strategy, preset.name))
-    return [arg for path in files for arg in ("--config", str(path))]
+    # Pooling options go into fit, test and the floor alike: the floor has no checkpoint to take them from.
+    pooling = _flags(pooling_options(preset, root, variant), "model.pooling.init_args.")
+    return [arg for path in files for arg in ("--config", str(path))] + pooling
 
 
 def build_plan(
@@ -88,6 +97,11 @@ def build_plan(
     if preset.baseline not in chosen:
         chosen = [preset.baseline, *chosen]  # every comparison needs its baseline
     seeds = seeds if seeds else preset.seeds
+    if DATA_SEED in preset.fit:
+        raise EmbedlabError(
+            f"study {preset.name!r}: `fit: {{{DATA_SEED}: ...}}` would give every seed the same data order; the "
+            "study's seeds set the data seed (remove the key, or list the seeds you want under `seeds:`)"
+        )
     evaluation = preset.evaluation
     runs: list[PlannedRun] = []
     for reference in preset.references:
@@ -107,7 +121,10 @@ def build_plan(
         for seed in seeds:
             run_dir = out / "variants" / f"{variant}-seed{seed}"
             stack = config_stack(preset, root, variant)
-            common = [*stack, "--seed_everything", str(seed), "--trainer.default_root_dir", str(run_dir)]
+            # The study seed is the data seed too (batch order, mined negatives): seed-level variance then
+            # covers data order, while the variants of one seed still see identical batches.
+            common = [*stack, "--seed_everything", str(seed), f"--{DATA_SEED}", str(seed)]
+            common += ["--trainer.default_root_dir", str(run_dir)]
             fit = ["fit", *common, "--trainer.max_steps", str(preset.max_steps), *_flags(preset.fit)]
             test = ["test", *common, *_flags({**evaluation, "run_dir": str(run_dir)}, "evaluation.")]
             runs.append(PlannedRun(run_dir.name, "trained", run_dir, fit, test, variant, preset.max_steps, seed))
@@ -158,6 +175,8 @@ def describe(preset: StudyPreset, runs: list[PlannedRun]) -> str:
         + (f", about {gpu_hours:.0f} GPU-hours" if gpus else "")
     )
     lines.append(f"  estimate from: {preset.estimate.source}")
+    if preset.differences:
+        lines += [f"  {line}".rstrip() for line in differences_markdown(preset).strip().splitlines()]
     return "\n".join(lines)
 
 
