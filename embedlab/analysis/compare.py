@@ -11,7 +11,9 @@ gets per category:
   per-task deltas; its bootstrap replicate r is the mean of the tasks' replicates r, and its null
   replicate r the mean of the tasks' randomisation replicates r. Tasks are independent data sets
   with independent streams, so these are valid draws of the joint resampling / randomisation;
-- across seeds: P(A > B) and eps_min of ASO on the runs' category averages.
+- across seeds: P(A > B) with its exact interval and exact test (sign test over paired seeds),
+  the number of seeds that test needs to reach alpha, and eps_min of ASO, on the runs' category
+  averages.
 
 p-values here are raw; `tables` corrects them per table.
 """
@@ -33,7 +35,7 @@ from embedlab.analysis.protocol import wilcoxon_test
 from embedlab.analysis.randomisation import permutation_pvalue
 from embedlab.analysis.resampling import percentile_interval, stable_seed
 from embedlab.analysis.runs import CATEGORY_ORDER, RunSet
-from embedlab.analysis.seeds import aso, prob_outperform
+from embedlab.analysis.seeds import aso, min_seeds, prob_outperform
 
 SCORE_TOLERANCE = 1e-4  # results JSON holds 6 decimals; anything larger is a real mismatch
 
@@ -201,29 +203,28 @@ def _category_row(plan: _Plan, a: str, b: str, category: str, pooled: dict) -> d
             ex_p=permutation_pvalue(acc["delta"] / k, acc["null"] / k),
         )
     ra, rb = plan.run_scores[(a, category)], plan.run_scores[(b, category)]
+    # Seed level: runs are the units (training variance); exact tests, so no resampling seed is needed.
+    paired = list(ra.index) == list(rb.index)
+    pab = prob_outperform(ra.to_numpy(), rb.to_numpy(), paired=paired, confidence=1 - alpha)
     row.update(
         runs_a=len(ra),
         runs_b=len(rb),
-        p_a_gt_b=np.nan,
-        p_low=np.nan,
-        p_high=np.nan,
+        seed_paired=paired,
+        p_a_gt_b=pab.p,
+        p_low=pab.ci_low,
+        p_high=pab.ci_high,
+        seed_p=pab.pvalue,
+        seed_min_p=pab.min_pvalue,
+        seed_min_runs=pab.min_runs,
+        seed_method=pab.method,
         aso_eps=np.nan,
         aso_eps_reverse=np.nan,
+        aso_min_runs=min_seeds(alpha),
     )
     if len(ra) >= 2 and len(rb) >= 2:
-        paired = list(ra.index) == list(rb.index)
-        pab = prob_outperform(
-            ra.to_numpy(),
-            rb.to_numpy(),
-            paired=paired,
-            confidence=1 - alpha,
-            seed=stable_seed(seed, "pab", a, b, category),
-        )
         eps = aso(ra.to_numpy(), rb.to_numpy(), confidence=1 - alpha, seed=stable_seed(seed, "aso", a, b, category))
         rev = aso(rb.to_numpy(), ra.to_numpy(), confidence=1 - alpha, seed=stable_seed(seed, "aso", b, a, category))
-        row.update(
-            p_a_gt_b=pab.p, p_low=pab.ci_low, p_high=pab.ci_high, aso_eps=eps.eps_min, aso_eps_reverse=rev.eps_min
-        )
+        row.update(aso_eps=eps.eps_min, aso_eps_reverse=rev.eps_min)
     return row
 
 

@@ -24,6 +24,7 @@ from embedlab.analysis.figures import forest_plot, pvalue_heatmap
 from embedlab.analysis.multiple import CORRECTIONS, check_correction
 from embedlab.analysis.protocol import ENUMERATE_MAX_N, EXACT_MAX_N
 from embedlab.analysis.runs import load_runs
+from embedlab.analysis.seeds import min_seeds
 from embedlab.analysis.tables import (
     Table,
     pairwise_tables,
@@ -78,8 +79,14 @@ def _protocol(study: Study, correction: str) -> list[str]:
         "(correctness), STS pairs (Spearman recomputed), clustering items (V-measure recomputed); within "
         "hf_subsets and clustering sets when a task has them. Category rows pool the tasks: mean of per-task "
         "deltas. The interval and the test are separate procedures and can disagree near the boundary.",
-        "Across seeds: P(A > B) over runs (Bouthillier et al. 2021) and almost stochastic order eps_min "
-        "(Dror et al. 2019) on each run's category average.",
+        "Across seeds: P(A > B) over runs (Bouthillier et al. 2021) on each run's category average, with an exact "
+        "interval and an exact two-sided test (sign test over paired seeds: smallest p 2/2^n, so at least "
+        f"{min_seeds(s['alpha'])} seeds for p < {s['alpha']:g}; fewer, and the table says how many are needed instead "
+        "of giving a verdict), and almost stochastic order eps_min (Dror et al. 2019), given no verdict below the "
+        "same number of runs.",
+        "Sources of variance: the per-example tests hold each trained model fixed and resample the examples of the "
+        "test set; the paper's Wilcoxon treats the datasets of a category as the units; only the across-seed table "
+        "covers training runs (seed of initialisation and data order). Each table's caption opens with its source.",
         f"Multiple comparisons: {CORRECTIONS[correction]} within each table; alpha = {s['alpha']}; seed = {s['seed']}.",
         f"With {s['n_permutations']} permutations the smallest randomisation p is 1/{s['n_permutations'] + 1} = "
         f"{1 / (s['n_permutations'] + 1):.2g}; Holm or Bonferroni over m comparisons can reject only if "
@@ -153,7 +160,7 @@ def build_report(
     main = [
         table2_protocol(study, correction, alpha),
         table2_examples(study, correction, alpha),
-        seeds_table(study, alpha),
+        seeds_table(study, correction, alpha),
         wilcoxon_details(study, correction, alpha),
     ]
     pairwise, pair_numbers = pairwise_tables(study, correction, alpha)

@@ -4,6 +4,8 @@ Each table is one family for the multiple-comparison correction: its raw p-value
 together (Holm or Benjamini-Hochberg), and cells carry two marks, `*` for p < alpha before
 correction (what the paper starred) and `†` for p < alpha after it. Every table keeps its numbers
 in long form (`Table.numbers`, raw and adjusted p) next to the formatted cells (`Table.frame`).
+Every caption opens with the source of variance its test covers (`VARIANCE_*`): examples of the
+test set with each trained model held fixed, datasets of a category, or training runs.
 Markdown is written here (pandas' `to_markdown` needs `tabulate`); LaTeX uses `DataFrame.to_latex`.
 """
 
@@ -16,8 +18,27 @@ import pandas as pd
 
 from embedlab.analysis.compare import Study
 from embedlab.analysis.multiple import CORRECTIONS, adjust_pvalues
+from embedlab.analysis.seeds import ASO_TAU, min_seeds
 
 RAW_MARK, ADJ_MARK = "*", "†"
+
+# Which source of variance a table's test covers: one sentence next to every table.
+VARIANCE_EXAMPLES = (
+    "Variance covered: examples of the test set, with each trained model held fixed (averaged over its "
+    "seeds), so it says nothing about what another training run would score."
+)
+VARIANCE_DATASETS = (
+    "Variance covered: datasets of the category (one seed-averaged main score per task), not test-set examples "
+    "within a task and not training runs."
+)
+VARIANCE_SEEDS = (
+    "Variance covered: training runs (seed of initialisation and data order), with the test set held fixed "
+    "(one category average per run)."
+)
+VARIANCE_PAIRWISE = (
+    "Variance covered: upper triangle, examples of the test set with each trained model held fixed; lower "
+    "triangle, datasets of the category."
+)
 
 
 @dataclass
@@ -101,8 +122,8 @@ def table2_protocol(study: Study, correction: str, alpha: float) -> Table:
     rows = _vs_baseline(study, "w_p", correction, alpha)
     cell = {(r.a, r.category): f"{r.delta:+.4f}{marks(r.w_p, r.w_p_adj, alpha)}" for r in rows.itertuples()}
     caption = (
-        f"Baseline {study.baseline}: seed-averaged mean main score per category; other rows: difference "
-        "from it. "
+        f"{VARIANCE_DATASETS} Baseline {study.baseline}: seed-averaged mean main score per category; other rows: "
+        "difference from it. "
         + _legend(
             alpha,
             correction,
@@ -125,7 +146,7 @@ def table2_examples(study: Study, correction: str, alpha: float) -> Table:
         cell[(r.a, r.category)] = text if text == "-" else text + marks(r.ex_p, r.ex_p_adj, alpha)
     s = study.settings
     caption = (
-        f"Per-example paired tests pooled over each category's tasks: mean per-task delta, "
+        f"{VARIANCE_EXAMPLES} Per-example paired tests pooled over each category's tasks: mean per-task delta, "
         f"{100 * (1 - alpha):.0f}% percentile bootstrap interval ({s['n_resamples']} resamples of examples), "
         + _legend(alpha, correction, len(rows), f"two-sided randomisation test ({s['n_permutations']} permutations)")
     )
@@ -153,33 +174,79 @@ def wilcoxon_details(study: Study, correction: str, alpha: float) -> Table:
         }
     ).set_index(["Model", "Category"])
     caption = (
-        "The paper's protocol in full: two-sided Wilcoxon signed-rank test over per-task main scores (zero "
-        "differences dropped); W = min(T+, T-); min p = 2/2^n is the smallest p the test can give with n "
-        f"non-zero differences; p adj: {CORRECTIONS[correction]} over the {len(rows)} comparisons of this "
+        f"{VARIANCE_DATASETS} The paper's protocol in full: two-sided Wilcoxon signed-rank test over per-task "
+        "main scores (zero differences dropped); W = min(T+, T-); min p = 2/2^n is the smallest p the test can "
+        f"give with n non-zero differences; p adj: {CORRECTIONS[correction]} over the {len(rows)} comparisons of this "
         "table; rank-biserial: matched-pairs rank-biserial correlation; t: t interval over tasks."
     )
     return Table("wilcoxon", "Wilcoxon details (vs baseline)", frame, caption, rows)
 
 
-def seeds_table(study: Study, alpha: float) -> Table:
-    """P(A > B) over runs and ASO eps_min for every variant against the baseline."""
-    rows = study.category_results[study.category_results.b == study.baseline]
-    records = {}
-    for r in rows.itertuples():
-        text = (
-            "-"
-            if np.isnan(r.p_a_gt_b)
-            else (f"P={r.p_a_gt_b:.2f} [{r.p_low:.2f}, {r.p_high:.2f}]; eps={r.aso_eps:.2f}/{r.aso_eps_reverse:.2f}")
-        )
-        records.setdefault(r.a, {})[r.category] = text
-    frame = pd.DataFrame.from_dict(records, orient="index")[study.categories]
-    frame.index.name = "Model"
-    runs = ", ".join(f"{v}: {len(study.runset.runs_of(v))}" for v in study.variants)
+def needs_seeds(min_runs: int, paired: bool, alpha: float) -> str:
+    """What a seed-level cell says instead of a verdict when there are too few runs."""
+    unit = "seeds" if paired else "runs per variant"
+    return f"needs >= {min_runs} {unit} for a verdict at alpha={alpha:g}"
+
+
+def _seed_verdict(r, alpha: float) -> str:
+    if r.seed_min_p >= alpha:  # no outcome of these runs could reach alpha
+        return needs_seeds(r.seed_min_runs, r.seed_paired, alpha)
+    if r.seed_p_adj < alpha:
+        return ("model better" if r.p_a_gt_b > 0.5 else "baseline better") + marks(r.seed_p, r.seed_p_adj, alpha)
+    return "no significant difference" + marks(r.seed_p, r.seed_p_adj, alpha)
+
+
+def _aso_cell(r, alpha: float) -> str:
+    if min(r.runs_a, r.runs_b) < r.aso_min_runs or np.isnan(r.aso_eps):
+        return needs_seeds(r.aso_min_runs, False, alpha)
+    if r.aso_eps < ASO_TAU:
+        verdict = "model dominates"
+    elif r.aso_eps_reverse < ASO_TAU:
+        verdict = "baseline dominates"
+    else:
+        verdict = "neither dominates"
+    return f"{r.aso_eps:.2f} / {r.aso_eps_reverse:.2f}: {verdict}"
+
+
+def seeds_table(study: Study, correction: str, alpha: float) -> Table:
+    """Every variant against the baseline across training runs: P(A > B), its exact test, ASO eps_min.
+
+    Below the number of seeds at which the exact test can reach alpha the verdict cell says how many
+    are needed instead; ASO gets no verdict below the same number.
+    """
+    rows = _vs_baseline(study, "seed_p", correction, alpha)
+    level = f"{100 * (1 - alpha):.0f}%"
+    frame = pd.DataFrame(
+        {
+            "Model": rows.a,
+            "Category": rows.category,
+            "runs": [
+                f"{x} paired" if paired else f"{x} vs {y}"
+                for x, y, paired in zip(rows.runs_a, rows.runs_b, rows.seed_paired, strict=True)
+            ],
+            f"P(A > B) [{level} exact]": [
+                f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+                for p, lo, hi in zip(rows.p_a_gt_b, rows.p_low, rows.p_high, strict=True)
+            ],
+            "p": rows.seed_p.map(fmt_p),
+            "min p": rows.seed_min_p.map(fmt_p),
+            "p adj": rows.seed_p_adj.map(fmt_p),
+            "verdict": [_seed_verdict(r, alpha) for r in rows.itertuples()],
+            "ASO eps_min model/baseline": [_aso_cell(r, alpha) for r in rows.itertuples()],
+        }
+    ).set_index(["Model", "Category"])
+    need_paired, need_unpaired = min_seeds(alpha), min_seeds(alpha, paired=False)
     caption = (
-        f"Across training runs (category average per run). P: probability that a run of the model beats a run "
-        f"of the baseline (Bouthillier et al. 2021), {100 * (1 - alpha):.0f}% bootstrap interval; eps: ASO "
-        "eps_min of model over baseline / baseline over model (Dror et al. 2019); eps_min < 0.5 (stricter: "
-        f"< 0.2) means almost stochastic dominance. Needs at least 2 runs per variant. Runs: {runs}."
+        f"{VARIANCE_SEEDS} P(A > B): probability that a run of the model beats the baseline's run "
+        f"(Bouthillier et al. 2021; ties count 1/2), {level} exact interval (Clopper-Pearson over paired seeds, "
+        "Newcombe's score interval over unpaired runs); p: two-sided exact test of P(A > B) = 1/2 (sign test "
+        "over paired seeds, Mann-Whitney U over unpaired runs); min p: the smallest p these runs allow (2/2^n "
+        f"for n paired seeds); p adj: {CORRECTIONS[correction]} over the {len(rows)} comparisons of this table. "
+        f"At alpha={alpha:g} the test needs >= {need_paired} paired seeds (>= {need_unpaired} unpaired runs per "
+        "variant) to be able to reject; with fewer the verdict says so. ASO: eps_min of model over baseline / "
+        f"baseline over model (Dror et al. 2019), dominance when below {ASO_TAU:g}; a bootstrap description of "
+        f"the two score distributions, not an exact test, shown with a verdict from {need_paired} runs per "
+        "variant."
     )
     return Table("seeds", "Across seeds", frame, caption, rows)
 
@@ -212,9 +279,10 @@ def pairwise_tables(study: Study, correction: str, alpha: float) -> tuple[list[T
                     frame.loc[x, y] = fmt_p(r[col + "_adj"]) + marks(r[col], r[col + "_adj"], alpha)
             slug = family.replace(" | ", "_").replace("=", "_").lower()
             caption = (
-                f"{c}: adjusted p-values, each test corrected ({CORRECTIONS[correction]}) over the {len(rows)} "
-                "comparisons of all pairwise tables. Upper triangle: per-example randomisation test pooled over "
-                "tasks; lower triangle: Wilcoxon over tasks (the paper's test). Marks as in Table 2."
+                f"{VARIANCE_PAIRWISE} {c}: adjusted p-values, each test corrected ({CORRECTIONS[correction]}) "
+                f"over the {len(rows)} comparisons of all pairwise tables. Upper triangle: per-example "
+                "randomisation test pooled over tasks; lower triangle: Wilcoxon over tasks (the paper's test). "
+                "Marks as in Table 2."
             )
             tables.append(Table(f"pairwise_{slug}_{c.lower()}", f"{family}, {c}", frame, caption, None))
     numbers = rows.assign(
@@ -244,8 +312,8 @@ def per_task_table(study: Study, correction: str, alpha: float) -> Table:
             for t in order
         ]
     caption = (
-        f"Baseline column: seed-averaged main score; others: per-example delta from the baseline with its "
-        f"{100 * (1 - alpha):.0f}% bootstrap interval. "
+        f"{VARIANCE_EXAMPLES} Baseline column: seed-averaged main score; others: per-example delta from the "
+        f"baseline with its {100 * (1 - alpha):.0f}% bootstrap interval. "
         + _legend(alpha, correction, len(rows), "Two-sided paired randomisation test per task")
     )
     return Table("per_task", "Per-task results (vs baseline)", frame, caption, rows)

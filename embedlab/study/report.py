@@ -20,11 +20,12 @@ from embedlab.analysis.runs import load_runs
 from embedlab.analysis.tables import to_markdown
 from embedlab.io import atomic_path, atomic_write_text
 from embedlab.study.plan import PlannedRun
-from embedlab.study.preset import StudyPreset
+from embedlab.study.preset import StudyPreset, differences_markdown
 
 # Per-example tests first: with a handful of tasks per category the paper's Wilcoxon over tasks cannot
-# reach significance at all (its smallest achievable p is in the caption).
-MAIN_TABLES = ("table2_examples", "table2_wilcoxon")
+# reach significance at all (its smallest achievable p is in the caption). The across-seed table is the
+# only one that covers training variance; with few seeds it says how many a verdict needs.
+MAIN_TABLES = ("table2_examples", "table2_wilcoxon", "seeds")
 
 
 @dataclass
@@ -107,9 +108,11 @@ def write_study_report(
         f"suite `{preset.suite}`"
         + (f" (evaluation options: {_inline(preset.evaluation)})" if preset.evaluation else ""),
         f"- training overrides: {_inline(preset.fit) if preset.fit else 'none'}",
+        *([f"- pooling options (heads that take them): {_inline(preset.pooling)}"] if preset.pooling else []),
         f"- generated {time.strftime('%Y-%m-%d %H:%M')} on {platform.node() or 'this machine'} "
         f"({platform.machine()})" + (f"; whole study {wall_seconds / 60:.1f} min wall" if wall_seconds else ""),
         "",
+        *([differences_markdown(preset)] if preset.differences else []),
         "## Main scores by category (paper's Table 2 layout)\n",
         main_md,
         "The full analysis (per-example tests, pairwise comparisons, per-task scores, figures) is in "

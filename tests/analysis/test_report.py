@@ -11,9 +11,19 @@ import matplotlib.image
 import pytest
 
 from embedlab.analysis import cli
+from embedlab.analysis.compare import run_study
 from embedlab.analysis.provenance import PROVENANCE_FIELDS
 from embedlab.analysis.report import build_report
-from embedlab.analysis.tables import to_markdown
+from embedlab.analysis.runs import load_runs
+from embedlab.analysis.synthetic import SyntheticVariant, write_synthetic_runs
+from embedlab.analysis.tables import (
+    VARIANCE_DATASETS,
+    VARIANCE_EXAMPLES,
+    VARIANCE_PAIRWISE,
+    VARIANCE_SEEDS,
+    seeds_table,
+    to_markdown,
+)
 
 R = 300  # resamples/permutations: enough to exercise everything, cheap enough for `make test`
 TEXT_OUTPUTS = (
@@ -144,3 +154,68 @@ def test_cli_parser_matches_the_package() -> None:
     assert cli.PROVENANCE_FIELDS == PROVENANCE_FIELDS
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["runs", "--baseline", "m1", "--correction", "sidak"])
+
+
+def test_every_table_says_which_source_of_variance_its_test_covers(report) -> None:
+    expected = {
+        "table2_wilcoxon": VARIANCE_DATASETS,
+        "wilcoxon": VARIANCE_DATASETS,
+        "table2_examples": VARIANCE_EXAMPLES,
+        "per_task": VARIANCE_EXAMPLES,
+        "seeds": VARIANCE_SEEDS,
+    }
+    for name, table in report.tables.items():
+        sentence = VARIANCE_PAIRWISE if name.startswith("pairwise_") else expected[name]
+        assert table.caption.startswith(sentence), name
+        # Next to the table in results.md: the caption line follows the table's last row.
+        assert f"{to_markdown(table.frame)}\n\n{sentence}" in report.markdown, name
+    assert "seed of initialisation and data order" in VARIANCE_SEEDS
+    assert "each trained model held fixed" in VARIANCE_EXAMPLES
+
+
+def test_two_seeds_get_no_seed_level_verdict(report) -> None:
+    table = report.tables["seeds"]
+    rows = table.numbers
+    assert (rows.seed_paired & (rows.runs_a == 2)).all()
+    assert (rows.seed_min_p == 0.5).all() and (rows.seed_min_runs == 6).all()
+    assert (rows.p_low < rows.p_high).all()  # exact intervals never collapse to a point
+    needs = "needs >= 6 seeds for a verdict at alpha=0.05"
+    assert (table.frame["verdict"] == needs).all()
+    aso_needs = "needs >= 6 runs per variant for a verdict at alpha=0.05"
+    assert (table.frame["ASO eps_min model/baseline"] == aso_needs).all()
+    assert needs in report.markdown and "## Across seeds" in report.markdown
+    assert "covers training runs" in report.markdown  # the protocol notes say which table does
+
+
+def _seed_study(tmp_path: Path, seeds: tuple[int, ...]):
+    # STS: the model is far ahead in every seed; Retrieval: no effect.
+    variants = (
+        SyntheticVariant("m1_eos_causal", "Causal", "LastToken"),
+        SyntheticVariant("m2_mean_bidir", "Bidirectional", "Mean", {"STS": 1.0}),
+    )
+    tasks = (("SynSTS1", "STS"), ("SynRetrieval1", "Retrieval"))
+    root = write_synthetic_runs(tmp_path / "runs", variants=variants, seeds=seeds, tasks=tasks, sizes={"STS": 40})
+    study = run_study(load_runs(root), "m1", n_resamples=20, n_jobs=1)
+    return study, seeds_table(study, "holm", 0.05)
+
+
+def test_three_seeds_all_ahead_print_the_seeds_needed(tmp_path: Path) -> None:
+    study, table = _seed_study(tmp_path, (0, 1, 2))
+    row = table.numbers.set_index("category").loc["STS"]
+    assert row.p_a_gt_b == 1.0 and row.seed_p == 0.25 and row.p_high == 1.0
+    assert row.p_low == pytest.approx(0.025 ** (1 / 3))  # not [1, 1]
+    cells = table.frame.loc[("m2_mean_bidir", "STS")]
+    assert cells["P(A > B) [95% exact]"] == "1.00 [0.29, 1.00]"
+    assert cells["verdict"] == "needs >= 6 seeds for a verdict at alpha=0.05"
+    assert cells["ASO eps_min model/baseline"] == "needs >= 6 runs per variant for a verdict at alpha=0.05"
+
+
+def test_eight_seeds_all_ahead_get_a_verdict(tmp_path: Path) -> None:
+    study, table = _seed_study(tmp_path, tuple(range(8)))
+    rows = table.numbers.set_index("category")
+    assert rows.loc["STS", "seed_p"] == 2 / 2**8 and rows.loc["STS", "seed_p_adj"] == pytest.approx(2 * 2 / 2**8)
+    cells = table.frame.loc[("m2_mean_bidir", "STS")]
+    assert cells["p"] == "0.0078" and cells["min p"] == "0.0078"
+    assert cells["verdict"] == "model better*†"
+    assert cells["ASO eps_min model/baseline"] == "0.00 / 1.00: model dominates"
+    assert table.frame.loc[("m2_mean_bidir", "Retrieval"), "verdict"].startswith("no significant difference")

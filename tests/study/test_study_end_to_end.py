@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from embedlab.analysis.tables import VARIANCE_DATASETS, VARIANCE_EXAMPLES, VARIANCE_SEEDS
 from embedlab.study.command import main
 
 EVAL_DATA = Path(__file__).resolve().parents[1] / "eval" / "data"
@@ -33,6 +34,8 @@ def study(tmp_path_factory) -> tuple[Path, Path, Path, int, str]:
                 "evaluation": {"suite": ",".join(TASKS), "show_progress": False},
                 "untrained": ["m1_eos_causal"],
                 "analysis": {"n_resamples": 200},
+                "differs_from": "demo",
+                "differences": [{"key": "trainer.max_steps", "paper": 12, "here": 2, "why": "A miniature."}],
             }
         )
     )
@@ -67,6 +70,13 @@ def test_the_report_has_the_table_the_floor_and_the_costs(study):
         assert (report / name).is_file(), name
     assert "## Main scores by category (paper's Table 2 layout)" in markdown
     assert "x_mean_bidir" in markdown and "untrained-m1_eos_causal" in markdown
+    assert "Settings that differ from the `demo` preset:" in markdown  # the preset's `differences`
+    assert "| `trainer.max_steps` | `12` | `2` | A miniature. |" in markdown
+    # One seed: the front page shows the across-seed table, which says how many seeds a verdict needs,
+    # and every table says which source of variance its test covers.
+    assert "### Across seeds" in markdown and "needs >= 6 seeds for a verdict at alpha=0.05" in markdown
+    for sentence in (VARIANCE_EXAMPLES, VARIANCE_DATASETS, VARIANCE_SEEDS):
+        assert sentence in markdown, sentence
     costs = (report / "costs.csv").read_text().splitlines()
     assert costs[0].startswith("run,steps,tokens seen") and len(costs) == 1 + 3
 
@@ -80,7 +90,7 @@ def test_a_finished_study_is_not_run_again(study, capsys):
 
 
 def test_presets_parse_and_print_their_plan(capsys):
-    for preset in ("demo", "offline", "qwen2-0.5b", "paper"):
+    for preset in ("demo", "offline", "qwen2-0.5b", "qwen2-0.5b-improved", "paper", "paper-improved"):
         assert main(["--preset", preset, "--dry-run", "--out", "/nonexistent/study"]) == 0
         out = capsys.readouterr().out
         assert f"study {preset}:" in out and "estimated wall time" in out
