@@ -5,7 +5,10 @@ negatives. The pure function `info_nce` does the arithmetic on already-gathered 
 `InfoNCE` module adds the temperature (fixed or learnable) and the cross-device gather, taking
 local queries against all gathered documents (the local-loss form of OpenCLIP and GradCache).
 Texts that occur twice in a batch would count as negatives of themselves; `*_keys` (one int64
-hash per text) mask such false negatives out of the softmax.
+hash per text) mask such false negatives out of the softmax: a copy of a query's positive, and the
+positive of another copy of the query (the same query text paired with a different positive, on
+any device). The similarities and the cross-entropy are computed in float32 with autocast off:
+in bf16, cosine x 20 moves in steps of about 0.08.
 """
 
 from __future__ import annotations
@@ -23,11 +26,18 @@ Gather = Callable[[Tensor, bool], Tensor]  # (local tensor [B, ...], differentia
 
 
 def _mask_duplicates(logits: Tensor, row_keys: Tensor, col_keys: Tensor, labels: Tensor) -> Tensor:
-    """-inf wherever a column holds the same text as the row's target but is not the target."""
-    same = row_keys[:, None] == col_keys[None, :]  # [B, N]
-    not_target = torch.ones_like(same)
-    not_target[torch.arange(len(labels), device=labels.device), labels] = False
-    return logits.masked_fill(same & not_target, float("-inf"))
+    """-inf wherever one of the first C columns has the row's key but is not the row's target.
+
+    Args:
+        logits: [B, N] similarities.
+        row_keys: [B] a key per row.
+        col_keys: [C] keys of columns 0..C-1 (C <= N); later columns are never masked.
+        labels: [B] each row's target column.
+    """
+    same = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)  # [B, N]
+    same[:, : len(col_keys)] = row_keys[:, None] == col_keys[None, :]  # [B, C]
+    same[torch.arange(len(labels), device=labels.device), labels] = False
+    return logits.masked_fill(same, float("-inf"))
 
 
 def info_nce(
@@ -53,32 +63,42 @@ def info_nce(
         labels: [B] index in `documents` of each query's positive.
         scale: inverse temperature (1 / tau).
         all_queries: [M, D] gathered queries (needed by `symmetric` and `query_query`); labels index it too.
-        target_keys: [B] text hash of each query's positive; with `document_keys` masks false negatives.
+        target_keys: [B] text hash of each query's positive; with `document_keys` masks copies of it.
         document_keys: [N] text hash of each document.
-        query_keys: [B] text hash of each local query.
+        query_keys: [B] text hash of each local query; with `all_query_keys` masks the positives of
+            other copies of the query (`documents` must then start with the M gathered positives).
         all_query_keys: [M] text hash of each gathered query.
         positives: [B, D] local positives (needed by `symmetric`).
         symmetric: add the document-to-query direction (positives against all queries).
         query_query: add the other queries as extra negatives of each query.
 
     Returns:
-        The mean loss, a scalar.
+        The mean loss, a float32 scalar (also under autocast).
     """
-    logits = scale * queries @ documents.T  # [B, N]
-    if target_keys is not None and document_keys is not None:
-        logits = _mask_duplicates(logits, target_keys, document_keys, labels)  # [B, N]
-    if query_query:
-        qq = scale * queries @ all_queries.T  # [B, M]
-        qq[torch.arange(len(labels), device=labels.device), labels] = float("-inf")  # a query is not its own negative
-        if query_keys is not None and all_query_keys is not None:
-            qq = qq.masked_fill(query_keys[:, None] == all_query_keys[None, :], float("-inf"))  # [B, M]
-        logits = torch.cat([logits, qq], dim=1)  # [B, N + M]
-    loss = F.cross_entropy(logits, labels)
-    if symmetric:
-        reverse = scale * positives @ all_queries.T  # [B, M]
-        if query_keys is not None and all_query_keys is not None:
-            reverse = _mask_duplicates(reverse, query_keys, all_query_keys, labels)  # [B, M]
-        loss = (loss + F.cross_entropy(reverse, labels)) / 2
+    queries, documents = queries.float(), documents.float()  # [B, D], [N, D]
+    all_queries = None if all_queries is None else all_queries.float()  # [M, D]
+    positives = None if positives is None else positives.float()  # [B, D]
+    same_queries = query_keys is not None and all_query_keys is not None
+    with torch.autocast(queries.device.type, enabled=False):  # in bf16, logits at scale 20 move in steps of ~0.08
+        logits = scale * queries @ documents.T  # [B, N]
+        if target_keys is not None and document_keys is not None:
+            logits = _mask_duplicates(logits, target_keys, document_keys, labels)  # [B, N]
+        if same_queries:  # the positive of another copy of this query (columns 0..M-1 are the gathered positives)
+            logits = _mask_duplicates(logits, query_keys, all_query_keys, labels)  # [B, N]
+        if query_query:
+            qq = scale * queries @ all_queries.T  # [B, M]
+            qq[torch.arange(len(labels), device=labels.device), labels] = float("-inf")  # not its own negative
+            if same_queries:
+                qq = qq.masked_fill(query_keys[:, None] == all_query_keys[None, :], float("-inf"))  # [B, M]
+            logits = torch.cat([logits, qq], dim=1)  # [B, N + M]
+        loss = F.cross_entropy(logits, labels)
+        if symmetric:
+            reverse = scale * positives @ all_queries.T  # [B, M]
+            if same_queries:  # another copy of this positive's query
+                reverse = _mask_duplicates(reverse, query_keys, all_query_keys, labels)  # [B, M]
+            if target_keys is not None and document_keys is not None:  # the query of another copy of this positive
+                reverse = _mask_duplicates(reverse, target_keys, document_keys[: reverse.shape[1]], labels)  # [B, M]
+            loss = (loss + F.cross_entropy(reverse, labels)) / 2
     return loss
 
 
@@ -155,7 +175,7 @@ class InfoNCE(nn.Module):
         if self.mask_duplicates and document_keys is not None:
             all_doc_keys = torch.cat([gather(document_keys[:b], False), gather(document_keys[b:], False)])  # [N]
             keys.update(target_keys=document_keys[:b], document_keys=all_doc_keys)
-        if self.mask_duplicates and query_keys is not None and need_queries:
+        if self.mask_duplicates and query_keys is not None:
             keys.update(query_keys=query_keys, all_query_keys=gather(query_keys, False))
         return info_nce(
             queries,

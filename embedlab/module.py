@@ -27,7 +27,8 @@ from embedlab.hparams import INSTANTIATOR, as_config
 from embedlab.losses import InfoNCE
 from embedlab.models.attention import AttentionPolicy, Causal
 from embedlab.models.backbone import Backbone
-from embedlab.models.pooling import LastToken, PoolingHead, PoolingInputs
+from embedlab.models.pooling import LastToken, PoolingHead, PoolingInputs, TrainableLastLayer
+from embedlab.precision import autocast, resolve_precision
 
 
 class EmbeddingModule(L.LightningModule):
@@ -113,13 +114,24 @@ class EmbeddingModule(L.LightningModule):
         if not size or ids.shape[0] <= size or not torch.is_grad_enabled():
             return self._embed(ids, mask, pool)
         chunks = []
+        trim = not self._pooling_reads_padding
         for start in range(0, ids.shape[0], size):
             rows = slice(start, start + size)
             real = mask[rows].any(dim=0).nonzero().squeeze(-1)  # columns holding a real token of this chunk
-            cols = slice(int(real.min()), int(real.max()) + 1) if real.numel() else slice(0, 1)
-            args = (ids[rows, cols], mask[rows, cols], pool[rows, cols])  # [C, T'] each, padding trimmed
+            cols = slice(int(real.min()), int(real.max()) + 1) if trim and real.numel() else slice(None)
+            args = (ids[rows, cols], mask[rows, cols], pool[rows, cols])  # [C, T'] each
             chunks.append(checkpoint(self._embed, *args, use_reentrant=False, preserve_rng_state=True))
         return torch.cat(chunks)  # [B, D]
+
+    @property
+    def _pooling_reads_padding(self) -> bool:
+        """Whether the head's output depends on pad positions, so a chunk must keep the batch's padding.
+
+        Only the released bidirectional Perceiver pooler does: it attends over every position, pads
+        included, unmasked (`TrainableLastLayer(paper_faithful=True)`); every other head reads masked tokens.
+        """
+        faithful = isinstance(self.pooling, TrainableLastLayer) and self.pooling.paper_faithful
+        return faithful and not self.attention.is_causal
 
     def _embed(self, input_ids: Tensor, attention_mask: Tensor, pool_mask: Tensor) -> Tensor:
         output = self.backbone(input_ids, attention_mask, output_hidden_states=self.pooling.needs_all_layers)
@@ -135,6 +147,7 @@ class EmbeddingModule(L.LightningModule):
         batch_size: int = 32,
         max_length: int | None = None,
         show_progress: bool = False,
+        precision: str | None = None,
     ) -> Tensor:
         """Embed texts for inference: L2-normalised float32 vectors [N, D], in input order.
 
@@ -144,19 +157,23 @@ class EmbeddingModule(L.LightningModule):
             batch_size: texts per forward pass; batches are formed from length-sorted texts.
             max_length: token limit (default: the backbone's).
             show_progress: show a progress bar.
+            precision: autocast of the forward pass: auto (bf16 where the device has it), bf16, fp16 or fp32
+                (see `embedlab.precision`); None (default) opens no context of its own: the weights' dtype,
+                or the caller's autocast (the MTEB adapter's `precision`).
         """
         self.verify_attention_policy()
         was_training = self.training
         self.eval()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         out = torch.empty((len(texts), self.pooling.output_size), dtype=torch.float32)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        device = self.device
+        context = nullcontext() if precision is None else autocast(resolve_precision(precision, device), device)
         try:
             for start in tqdm(range(0, len(order), batch_size), disable=not show_progress, desc="encode"):
                 index = order[start : start + batch_size]
                 features = self.backbone.tokenizer([texts[i] for i in index], instruction, max_length)
-                with autocast:
-                    vectors = self.embed({k: v.to(self.device) for k, v in features.items()})
+                with context:
+                    vectors = self.embed({k: v.to(device) for k, v in features.items()})
                 out[index] = vectors.float().cpu()
         finally:
             self.train(was_training)

@@ -4,25 +4,27 @@ gradients as one pass, and dropout masks that match between the forward and the 
 from __future__ import annotations
 
 import functools
+import inspect
 
 import pytest
 import torch
 
 from embedlab.data import Example, PairCollator
-from embedlab.models import Bidirectional, LoRA, MultiLayerTrainable
+from embedlab.models import Bidirectional, Causal, LoRA, MultiLayerTrainable, pooling
 from embedlab.module import EmbeddingModule
 from tests.conftest import tiny_backbone
 
 EXAMPLES = [Example(f"query {i} " + "word " * (i % 5), f"positive text {i}", [f"negative {i}"]) for i in range(10)]
 
 
-def build(chunk_size, dropout: float = 0.0) -> EmbeddingModule:
+def build(chunk_size, dropout: float = 0.0, head=None, attention=None, verify: bool = True) -> EmbeddingModule:
     torch.manual_seed(0)
     module = EmbeddingModule(
         tiny_backbone(lora=LoRA(r=2, alpha=4, dropout=dropout)),
-        attention=Bidirectional(),
-        pooling=functools.partial(MultiLayerTrainable, num_latents=4),
+        attention=attention or Bidirectional(),
+        pooling=head or functools.partial(MultiLayerTrainable, num_latents=4),
         embedding_chunk_size=chunk_size,
+        verify_attention=verify,
     )
     # LoRA starts with B = 0; give it weight so the adapters matter for gradients.
     for name, parameter in module.named_parameters():
@@ -31,8 +33,8 @@ def build(chunk_size, dropout: float = 0.0) -> EmbeddingModule:
     return module.train()
 
 
-def loss_and_grads(module: EmbeddingModule):
-    batch = PairCollator(module.backbone.tokenizer, num_negatives=1)(EXAMPLES)
+def loss_and_grads(module: EmbeddingModule, examples=EXAMPLES, num_negatives: int = 1):
+    batch = PairCollator(module.backbone.tokenizer, num_negatives=num_negatives)(examples)
     module.zero_grad()
     loss = module._loss(batch)
     loss.backward()
@@ -43,6 +45,36 @@ def loss_and_grads(module: EmbeddingModule):
 def test_chunked_equals_one_pass(chunk_size):
     loss, grads = loss_and_grads(build(None))
     chunked_loss, chunked_grads = loss_and_grads(build(chunk_size))
+    assert chunked_loss.item() == pytest.approx(loss.item(), abs=1e-5)
+    assert grads.keys() == chunked_grads.keys()
+    for name in grads:
+        assert torch.allclose(chunked_grads[name], grads[name], atol=1e-5, rtol=1e-4), name
+
+
+def every_head():
+    """Every registered pooling head, small, with `paper_faithful` on and off where the head has it."""
+    for name in sorted(pooling.__all__):
+        cls = getattr(pooling, name)
+        if not (inspect.isclass(cls) and issubclass(cls, pooling.PoolingHead)) or cls is pooling.PoolingHead:
+            continue
+        options = inspect.signature(cls).parameters
+        small = {"num_latents": 4} if "num_latents" in options else {}
+        for faithful in (False, True) if "paper_faithful" in options else (None,):
+            extra = {} if faithful is None else {"paper_faithful": faithful}
+            label = name if faithful is None else f"{name}-paper_faithful={faithful}"
+            yield pytest.param(functools.partial(cls, **small, **extra), id=label)
+
+
+@pytest.mark.parametrize("attention", [Causal(), Bidirectional()], ids=repr)
+@pytest.mark.parametrize("head", list(every_head()))
+def test_chunked_equals_one_pass_for_every_head_and_policy(head, attention):
+    # Queries of 6 examples in chunks of 4: the first chunk's longest query is shorter than the batch's, so
+    # its padding can be trimmed; the paper-faithful bidirectional TrainableLastLayer attends over pad
+    # positions, so its chunks must keep them. (The policy is proved by tests/models/test_attention.py.)
+    module = build(None, head=head, attention=attention, verify=False)
+    loss, grads = loss_and_grads(module, EXAMPLES[:6], num_negatives=0)
+    module.hparams.embedding_chunk_size = 4
+    chunked_loss, chunked_grads = loss_and_grads(module, EXAMPLES[:6], num_negatives=0)
     assert chunked_loss.item() == pytest.approx(loss.item(), abs=1e-5)
     assert grads.keys() == chunked_grads.keys()
     for name in grads:

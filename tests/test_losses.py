@@ -112,3 +112,110 @@ def test_pure_function_matches_module():
     torch.manual_seed(0)
     q, p = (F.normalize(torch.randn(3, 4), dim=-1) for _ in range(2))
     assert info_nce(q, p, torch.arange(3), 20.0).item() == pytest.approx(InfoNCE()(q, p).item(), rel=1e-6)
+
+
+def test_similarities_and_cross_entropy_run_in_float32_under_bf16_autocast():
+    # Cosine x 20 in bf16 moves in steps of ~0.08: the loss under autocast must be the float32 loss.
+    torch.manual_seed(0)
+    q, p, n = (F.normalize(torch.randn(8, 16), dim=-1) for _ in range(3))
+    for loss_fn in (InfoNCE(), InfoNCE(symmetric=True, query_query=True)):
+        reference = loss_fn(q, p, n)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast = loss_fn(q, p, n)
+            pure = info_nce(q, torch.cat([p, n]), torch.arange(8), 20.0)
+        assert autocast.dtype == torch.float32 and pure.dtype == torch.float32
+        assert abs(autocast.item() - reference.item()) < 1e-6
+    assert abs(pure.item() - InfoNCE()(q, p, n).item()) < 1e-6
+
+
+def test_bf16_embeddings_are_scored_in_float32():
+    torch.manual_seed(0)
+    q, p = (F.normalize(torch.randn(8, 16), dim=-1).bfloat16() for _ in range(2))
+    expected = F.cross_entropy(20 * q.float() @ p.float().T, torch.arange(8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert abs(InfoNCE()(q, p).item() - expected.item()) < 1e-6
+
+
+def masked_reference(q, docs, labels, query_keys, all_query_keys, scale=20.0):
+    """Cross-entropy with the positive of every other copy of a query set to -inf, by explicit loops."""
+    logits = scale * q @ docs.T  # [B, N]
+    for i in range(len(q)):
+        for j in range(len(all_query_keys)):
+            if j != labels[i] and query_keys[i] == all_query_keys[j]:
+                logits[i, j] = -math.inf
+    return F.cross_entropy(logits, labels)
+
+
+def test_identical_queries_with_different_positives_are_not_negatives():
+    # Queries 0 and 1 are one text (key 5) with two different positives; query 2 is another text.
+    q = unit([1, 0], [1, 0], [0, 1])
+    p = unit([1, 0], [0, 1], [1, 1])
+    qkeys = torch.tensor([5, 5, 9])
+    dkeys = torch.tensor([10, 11, 12])
+    masked = InfoNCE()(q, p, query_keys=qkeys, document_keys=dkeys)
+    s = 1 / math.sqrt(2)
+    # logits, target first: row 0 [20, -inf (query 1's positive), 20 s]; row 1 [0; -inf, 20 s]; row 2 [20 s; 0, 20]
+    row0 = -math.log(math.exp(20) / (math.exp(20) + math.exp(20 * s)))
+    row1 = -math.log(1 / (1 + math.exp(20 * s)))
+    row2 = -math.log(math.exp(20 * s) / (1 + math.exp(20) + math.exp(20 * s)))
+    assert masked.item() == pytest.approx((row0 + row1 + row2) / 3, rel=1e-5)
+    unmasked = InfoNCE(mask_duplicates=False)(q, p, query_keys=qkeys, document_keys=dkeys)
+    assert unmasked.item() > masked.item() + 1
+
+
+def test_identical_queries_on_two_devices_are_not_negatives():
+    # World size 2, two queries per rank; rank 0's query 0 and rank 1's query 1 are the same text (key 5)
+    # with different positives. Each rank's gather returns both ranks' tensors; the hard negatives stay
+    # negatives of every query.
+    torch.manual_seed(0)
+    ranks = []
+    for r in range(2):
+        ranks.append(
+            {
+                "q": F.normalize(torch.randn(2, 8), dim=-1),
+                "p": F.normalize(torch.randn(2, 8), dim=-1),
+                "n": F.normalize(torch.randn(2, 8), dim=-1),
+                "qk": torch.tensor([5, 6]) if r == 0 else torch.tensor([7, 5]),
+                "pk": torch.tensor([100 + 2 * r, 101 + 2 * r]),
+                "nk": torch.tensor([200 + 2 * r, 201 + 2 * r]),
+            }
+        )
+    ranks[1]["q"][1] = ranks[0]["q"][0]  # the same text embeds the same
+    for r in range(2):  # each positive close to its query, as after some training
+        ranks[r]["p"] = F.normalize(ranks[r]["q"] + 0.3 * ranks[r]["p"], dim=-1)
+
+    def gather_for(rank):
+        def gather(tensor, differentiable):
+            field = next(f for f, v in ranks[rank].items() if v.shape == tensor.shape and torch.equal(v, tensor))
+            return torch.cat([ranks[r][field] for r in range(2)])
+
+        return gather
+
+    losses = [
+        InfoNCE()(
+            ranks[r]["q"],
+            ranks[r]["p"],
+            ranks[r]["n"],
+            query_keys=ranks[r]["qk"],
+            document_keys=torch.cat([ranks[r]["pk"], ranks[r]["nk"]]),
+            gather=gather_for(r),
+            rank=r,
+        )
+        for r in range(2)
+    ]
+    every = {f: torch.cat([ranks[r][f] for r in range(2)]) for f in ranks[0]}
+    docs = torch.cat([every["p"], every["n"]])  # [8, D]: gathered positives, then gathered negatives
+    expected = masked_reference(every["q"], docs, torch.arange(4), every["qk"], every["qk"])
+    assert ((losses[0] + losses[1]) / 2).item() == pytest.approx(expected.item(), rel=1e-5)
+    unmasked = F.cross_entropy(20 * every["q"] @ docs.T, torch.arange(4))
+    assert unmasked.item() > expected.item() + 0.1  # the masked pairs matter
+
+
+def test_symmetric_term_masks_the_query_of_a_copied_positive():
+    # Two different queries share one positive text: in the document-to-query direction, positive 0's
+    # candidates are the queries, and query 1 (whose positive is the same text) is not its negative.
+    q = unit([1, 0], [0, 1])
+    p = unit([1, 1], [1, 1])
+    loss = InfoNCE(symmetric=True)(q, p, query_keys=torch.tensor([1, 2]), document_keys=torch.tensor([7, 7]))
+    # forward rows: the other positive is a copy of the target, masked -> 0; reverse rows likewise -> 0
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -26,36 +25,9 @@ from tqdm.auto import tqdm
 from embedlab.errors import EmbedlabError
 from embedlab.eval.encoders import ModuleEncoder, TextEncoder
 from embedlab.eval.instructions import Instructions, load_instructions
+from embedlab.precision import PRECISIONS, autocast, resolve_precision
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """`auto` -> bf16 where the device computes it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32.
-
-    Lightning's precision strings (`bf16-mixed`, `16-mixed`, `32-true`, ...) are accepted too.
-    """
-    precision = str(precision)
-    if precision.startswith("bf16"):
-        return "bf16"
-    if precision in ("16", "16-mixed", "16-true", "fp16"):
-        return "fp16"
-    if precision in ("32", "32-true", "64", "64-true", "fp32"):
-        return "fp32"
-    if precision != "auto":
-        raise EmbedlabError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    return "fp32"
-
-
-def autocast(precision: str, device: torch.device):
-    """The autocast context for a resolved precision (a no-op for fp32)."""
-    if precision == "fp32":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+__all__ = ["PRECISIONS", "MTEBAdapter", "autocast", "resolve_precision"]  # the precision helpers, re-exported
 
 
 class MTEBAdapter(AbsEncoder):
@@ -64,8 +36,8 @@ class MTEBAdapter(AbsEncoder):
     Args:
         encoder: an `EmbeddingModule`, or a `TextEncoder` (e.g. `load_reference()`).
         instructions: `default` (the packaged table), `none`, a YAML path, or an `Instructions`.
-        instruction_template: overrides the table's template (e.g. `"{instruction}"` for the paper's
-            no-separator concatenation).
+        instruction_template: overrides the table's template: `e5` (the default, the training mix's too),
+            `paper` (the paper's no-separator concatenation) or a string holding `{instruction}`.
         batch_size: texts per forward pass (mteb's `encode_kwargs["batch_size"]` wins when given).
         precision: auto, bf16, fp16 or fp32 (autocast); Lightning precision strings are accepted.
         sort_by_length: batch texts longest first (False only to measure what sorting saves).

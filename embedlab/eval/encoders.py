@@ -54,6 +54,7 @@ class ModuleEncoder:
         return self.module.device
 
     def embed(self, texts: Sequence[str], instruction: str | None) -> Tensor:
+        # no precision of its own: the adapter's autocast context (its `precision`) applies
         return self.module.encode(list(texts), instruction, batch_size=max(1, len(texts)), max_length=self.max_length)
 
     def lengths(self, texts: Sequence[str], instruction: str | None) -> list[int]:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from embedlab.errors import EmbedlabError
 from embedlab.export.layout import BACKBONE_CONFIG, check_backbone_files
-from embedlab.models.attention import verify_attention
+from embedlab.models.attention import verify_attention, verify_full_attention
 
 
 class ExportedBackbone(nn.Module):
@@ -94,4 +94,6 @@ class ExportedBackbone(nn.Module):
         backbone = cls(model, str(folder)).eval()
         if verify:
             verify_attention(backbone, expect_causal=is_causal)
+            if not is_causal:
+                verify_full_attention(backbone)  # every layer, not only token 0 at the top
         return backbone

@@ -5,11 +5,15 @@ builder (`masking_utils`) and the eager / sdpa / flash kernels bidirectional. Pe
 private mask code (LLM2Vec, GritLM, NV-Embed) break on every transformers upgrade; this does not
 patch anything. Because a config flag can be silently ignored (remote code, a future refactor),
 the policy is *proved* on the loaded model before use: change a later token and watch token 0
-(see `verify`). Bidirectional is allowed only on model types whose implementation was tested.
+(`verify_attention`), and, for Bidirectional, compare every layer's states with a run under an
+explicit full-attention mask (`verify_full_attention`), so that a model bidirectional in some
+layers only, or within a sliding window, fails. Bidirectional is allowed only on model types whose
+implementation was tested.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -34,6 +38,8 @@ class AttentionPolicy:
     def verify(self, backbone, atol: float = 1e-4) -> None:
         """Prove the policy on the model: raises AttentionPolicyError when it does not hold."""
         verify_attention(backbone, self.is_causal, atol=atol)
+        if not self.is_causal:
+            verify_full_attention(backbone)
 
     def _check_supported(self, backbone) -> None:
         pass
@@ -152,3 +158,94 @@ def _token0_states(model, ids, pad_side, pad_id):
     mask = torch.cat([real, torch.ones_like(full)], 0)  # [2, T + 4]
     states = model(batch, mask).last_hidden_state.float()[0, span]  # [T, D]
     return states[0], states
+
+
+# Largest relative difference per token, ||policy - full|| / ||full||, accepted between the policy's run
+# and the explicit full-attention run: kernels and mask paths differ only by rounding. One causal layer
+# moves token 0 by O(1) in that layer.
+FULL_ATTENTION_RTOL = {torch.float32: 1e-3, torch.float64: 1e-6}
+HALF_PRECISION_RTOL = 5e-2  # bf16 / fp16: rounding of different kernels accumulates over the layers
+
+
+@torch.no_grad()
+def verify_full_attention(backbone, length: int = 32, rtol: float | None = None) -> None:
+    """Check that every layer attends over every real token: the bidirectional run equals an explicit mask run.
+
+    Runs one text alone and a batch of two (one right-padded) through the backbone as configured, then
+    again with an explicit 4-D additive mask (0 between real tokens, the dtype's minimum towards padding)
+    under eager or sdpa attention, which no `is_causal` flag or sliding window can change; the hidden
+    states of every layer must agree on the real tokens. A layer that stays causal, or attends within a
+    window shorter than `length`, differs.
+
+    Args:
+        backbone: the loaded backbone, with the bidirectional policy applied.
+        length: tokens of the longer probe text (a sliding window shorter than this is detected).
+        rtol: tolerance of the per-token relative difference; default by the weights' dtype.
+
+    Raises:
+        AttentionPolicyError: naming the first layer whose states differ, and by how much.
+    """
+    model = backbone.base_model if hasattr(backbone, "base_model") else backbone.model  # Backbone, ExportedBackbone
+    was_training = model.training
+    model.eval()
+    parameter = next(model.parameters())
+    dtype = parameter.dtype
+    tolerance = rtol if rtol is not None else FULL_ATTENTION_RTOL.get(dtype, HALF_PRECISION_RTOL)
+    vocab = min(backbone.config.vocab_size, 1000)
+    length = min(length, getattr(backbone.config, "max_position_embeddings", None) or length)
+    generator = torch.Generator().manual_seed(1)
+    ids = torch.randint(3, vocab, (2, length), generator=generator).to(parameter.device)  # [2, T]
+    mask = torch.ones_like(ids)  # [2, T]
+    mask[1, length - length // 4 :] = 0  # the second text is right-padded
+    ids = ids.masked_fill(mask == 0, 0)
+    try:
+        for where, rows in (("unpadded", slice(0, 1)), ("right-padded", slice(0, 2))):
+            policy, full = _policy_and_full_states(backbone, model, ids[rows], mask[rows])
+            real = mask[rows].bool()  # [B, T]
+            for index, (a, b) in enumerate(zip(policy, full, strict=True)):
+                a, b = a.float()[real], b.float()[real]  # [N, D], real tokens only
+                worst = ((a - b).norm(dim=-1) / b.norm(dim=-1).clamp(min=1e-6)).max().item()
+                if worst > tolerance:
+                    layer = "the embeddings" if index == 0 else f"layer {index - 1} (of 0..{len(policy) - 2})"
+                    window = getattr(backbone.config, "sliding_window", None)
+                    raise AttentionPolicyError(
+                        f"Bidirectional attention does not hold in every layer of {backbone.name_or_path} ({where}): "
+                        f"the states after {layer} differ from a run with an explicit full-attention mask by "
+                        f"{worst:.3g} (relative; tolerance {tolerance:g}). That layer attends causally or within a "
+                        f"sliding window (config sliding_window={window}); use `attention: Causal`, or a model "
+                        "whose layers all honour `is_causal`."
+                    )
+    finally:
+        model.train(was_training)
+
+
+def _policy_and_full_states(backbone, model, ids, mask):
+    """Every layer's states [B, T, D] as the backbone runs, and under an explicit full-attention mask."""
+    dtype = next(model.parameters()).dtype
+    policy = backbone(ids, mask, output_hidden_states=True).hidden_states  # L + 1 of [B, T, D]
+    n, t = ids.shape
+    additive = torch.zeros((n, 1, t, t), dtype=dtype, device=ids.device)  # [B, 1, T, T]
+    additive = additive.masked_fill(~mask.bool()[:, None, None, :], torch.finfo(dtype).min)
+    with _reference_attention(model):
+        full = model(
+            input_ids=ids,
+            attention_mask=additive,
+            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),  # [B, T], as Backbone.forward
+            output_hidden_states=True,
+            use_cache=False,
+        ).hidden_states  # L + 1 of [B, T, D]
+    return policy, full
+
+
+@contextmanager
+def _reference_attention(model):
+    """Eager or sdpa attention for the explicit-mask run (flash kernels take no 4-D mask); restored after."""
+    current = model.config._attn_implementation
+    if current in ("eager", "sdpa"):
+        yield
+        return
+    model.set_attn_implementation("sdpa")
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(current)
