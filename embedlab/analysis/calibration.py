@@ -8,6 +8,11 @@ randomisation test should reject at alpha = 0.05 about 5% of the time.
 Scenarios mirror the task types: `retrieval` (per-query nDCG@10 in [0, 1] with many zeros),
 `classification` (0/1 correctness), `sts` (Spearman with tied gold scores), `clustering`
 (V-measure).
+
+`draws_calibration` mirrors mteb's `.v2` clustering tasks: one pool of documents, each clustered
+the same way by a model in every draw, and several draws made with replacement from the pool, so
+a document fills several lines of every draw. It runs the analysis's own path (`evidence`) with the
+documents known (`item`) or, to show what ignoring them costs, with every line its own document.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embedlab.analysis.evidence import pair_null, task_evidence
+from embedlab.analysis.examples import TaskExamples
 from embedlab.analysis.paired import PairedSample, paired_bootstrap
-from embedlab.analysis.randomisation import permutation_test
-from embedlab.analysis.resampling import stable_seed
+from embedlab.analysis.randomisation import permutation_pvalue, permutation_test
+from embedlab.analysis.resampling import percentile_interval, stable_seed
 
 SCENARIOS = ("retrieval", "classification", "sts", "clustering")
 
@@ -34,6 +41,8 @@ class CalibrationResult:
         coverage: Share of bootstrap intervals containing the true difference (0).
         rejection_rate: Share of randomisation tests with p <= alpha.
         alpha: Level of the tests; the intervals have coverage 1 - alpha.
+        mean_width: Mean width of the intervals.
+        null_sd: Mean over comparisons of the standard deviation of the randomisation null.
     """
 
     scenario: str
@@ -42,6 +51,8 @@ class CalibrationResult:
     coverage: float
     rejection_rate: float
     alpha: float
+    mean_width: float = float("nan")
+    null_sd: float = float("nan")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -106,6 +117,7 @@ def null_calibration(
         Coverage and rejection rate.
     """
     covered = rejected = 0
+    widths, sds = [], []
     for i in range(n_comparisons):
         rng = np.random.default_rng(np.random.SeedSequence(stable_seed(seed, "null", scenario, i)))
         sample = null_sample(scenario, n_examples, rng)
@@ -113,6 +125,116 @@ def null_calibration(
         perm = permutation_test(sample, n_permutations, stable_seed(seed, "perm", scenario, i), n_jobs=n_jobs)
         covered += boot.ci_low <= 0.0 <= boot.ci_high
         rejected += perm.pvalue <= alpha
+        widths.append(boot.ci_high - boot.ci_low)
+        sds.append(perm.null.std())
     return CalibrationResult(
-        scenario, n_comparisons, n_examples, covered / n_comparisons, rejected / n_comparisons, alpha
+        scenario,
+        n_comparisons,
+        n_examples,
+        covered / n_comparisons,
+        rejected / n_comparisons,
+        alpha,
+        float(np.mean(widths)),
+        float(np.mean(sds)),
+    )
+
+
+def null_draws_examples(
+    rng: np.random.Generator,
+    *,
+    n_documents: int = 200,
+    n_draws: int = 10,
+    draw_size: int = 800,
+    n_labels: int = 5,
+    documents: bool = True,
+) -> TaskExamples:
+    """A `.v2`-style clustering task scored by two systems of equal quality.
+
+    Each document has a true label, a difficulty shared by both systems and, per system, one cluster
+    (its label's cluster when the system gets it right, else a random one) kept in every draw, as a
+    document's embedding is. Each draw takes `draw_size` documents with replacement from the pool.
+
+    Args:
+        rng: Generator.
+        n_documents: Documents in the pool.
+        n_draws: Draws (mteb: 10).
+        draw_size: Lines per draw (mteb: up to 16,384 from a pool of a few thousand).
+        n_labels: True labels.
+        documents: Give the lines their document (`item`); False treats every line as its own document.
+
+    Returns:
+        The examples of variants `a` and `b` (seed 0), one stratum per draw.
+    """
+    labels = rng.integers(0, n_labels, size=n_documents)
+    z = rng.normal(size=n_documents)  # shared difficulty
+    correct = rng.uniform(size=(2, n_documents)) < _sigmoid(0.5 + z[None, :] + 0.5 * rng.normal(size=(2, n_documents)))
+    clusters = np.where(correct, labels[None, :], rng.integers(0, n_labels, size=(2, n_documents)))  # (2, docs)
+    drawn = rng.integers(0, n_documents, size=(n_draws, draw_size)).ravel()  # (draws * size,) document per line
+    return TaskExamples(
+        task="NullDraws",
+        task_type="Clustering",
+        kind="v_measure",
+        ids=np.array([f"L0:{d}:{p}" for d in range(n_draws) for p in range(draw_size)]),
+        reference=labels[drawn],
+        outputs={("a", 0): clusters[0][drawn], ("b", 0): clusters[1][drawn]},
+        strata=np.repeat([f"|0:{d}" for d in range(n_draws)], draw_size),
+        items=np.array([f"|{g}" for g in drawn]) if documents else None,
+    )
+
+
+def draws_calibration(
+    *,
+    documents: bool = True,
+    n_comparisons: int = 500,
+    n_documents: int = 200,
+    n_draws: int = 10,
+    draw_size: int = 800,
+    n_resamples: int = 500,
+    n_permutations: int = 500,
+    alpha: float = 0.05,
+    seed: int = 0,
+    n_jobs: int | None = 1,
+) -> CalibrationResult:
+    """Coverage and size of the per-example tests on `.v2`-style clustering null comparisons.
+
+    Args:
+        documents: Resample and swap documents (the lines carry `item`); False: lines, as if independent.
+        n_comparisons: Independent null comparisons.
+        n_documents: Documents in each pool.
+        n_draws: Draws per comparison.
+        draw_size: Lines per draw.
+        n_resamples: Bootstrap resamples per comparison.
+        n_permutations: Randomisation permutations per comparison.
+        alpha: Test level; intervals have coverage 1 - alpha.
+        seed: Seed of the whole experiment; the same seed gives the same tasks with and without documents.
+        n_jobs: Threads per comparison.
+
+    Returns:
+        Coverage, rejection rate, mean interval width and mean null SD (scenario `clustering-draws`).
+    """
+    covered = rejected = 0
+    widths, sds = [], []
+    for i in range(n_comparisons):
+        rng = np.random.default_rng(np.random.SeedSequence(stable_seed(seed, "null-draws", i)))
+        ex = null_draws_examples(
+            rng, n_documents=n_documents, n_draws=n_draws, draw_size=draw_size, documents=documents
+        )
+        a, b = ex.stack("a", [0]), ex.stack("b", [0])
+        evidence = task_evidence(ex, {"a": a, "b": b}, n_resamples, seed + i, n_jobs=n_jobs)
+        delta = evidence.observed["a"] - evidence.observed["b"]
+        low, high = percentile_interval(evidence.replicates["a"] - evidence.replicates["b"], alpha)
+        null = pair_null(ex, a, b, ("a", "b"), n_permutations, seed + i, n_jobs=n_jobs)
+        covered += low <= 0.0 <= high
+        rejected += permutation_pvalue(delta, null) <= alpha
+        widths.append(float(high - low))
+        sds.append(float(null.std()))
+    return CalibrationResult(
+        "clustering-draws",
+        n_comparisons,
+        n_draws * draw_size,
+        covered / n_comparisons,
+        rejected / n_comparisons,
+        alpha,
+        float(np.mean(widths)),
+        float(np.mean(sds)),
     )

@@ -4,6 +4,11 @@ A task's main score may be a weighted mean over strata (hf_subsets, clustering s
 `examples`). Each stratum is resampled and swapped on its own, with its own random stream, and the
 replicates are combined with the main score's weights, so every replicate is a draw of the
 statistic the results JSON reports. Without strata this is the plain per-task bootstrap and test.
+
+With documents (`item` on the lines of mteb's `.v2` clustering tasks) the unit is the document, not
+the line: all the draws of one hf_subset come from one pool, so they are resampled together, a
+document with every line it fills (`paired.document_bootstrap_replicates`), and swapped together
+(`randomisation.document_permutation_null`); hf_subsets stay independent strata.
 """
 
 from __future__ import annotations
@@ -15,8 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embedlab.analysis.examples import TaskExamples, stratum_weights
-from embedlab.analysis.paired import PairedSample, bootstrap_replicates, metric_value
-from embedlab.analysis.randomisation import permutation_null
+from embedlab.analysis.paired import (
+    DocumentDraws,
+    PairedSample,
+    bootstrap_replicates,
+    document_bootstrap_replicates,
+    metric_value,
+)
+from embedlab.analysis.randomisation import document_permutation_null, permutation_null
 from embedlab.analysis.resampling import stable_seed
 
 
@@ -45,6 +56,26 @@ def _ref(ex: TaskExamples, mask: NDArray | slice) -> NDArray | None:
     return None if ex.reference is None else ex.reference[mask]
 
 
+def _document_blocks(ex: TaskExamples) -> list[tuple[str, NDArray, DocumentDraws]]:
+    # One block per hf_subset: its lines, and their documents and draws with the main score's weights.
+    n = ex.ids.shape[0]
+    strata = ex.strata if ex.strata is not None else np.full(n, "|")
+    keys, weights = stratum_weights(strata)
+    subset_of = np.array([k.split("|", 1)[0] for k in strata])
+    key_subsets = np.array([k.split("|", 1)[0] for k in keys])
+    blocks = []
+    for subset in np.unique(key_subsets):
+        mask = subset_of == subset
+        structure = DocumentDraws.build(ex.items[mask], strata[mask], weights[key_subsets == subset])
+        blocks.append((str(subset), mask, structure))
+    return blocks
+
+
+def _check_documents(ex: TaskExamples) -> None:
+    if ex.kind != "v_measure":
+        raise ValueError(f"{ex.task}: documents (`item`) are defined for clustering only, not kind {ex.kind!r}")
+
+
 def task_evidence(
     ex: TaskExamples,
     outputs: Mapping[str, NDArray],
@@ -68,12 +99,24 @@ def task_evidence(
     observed = dict.fromkeys(outputs, 0.0)
     replicates = {v: np.zeros(n_resamples) for v in outputs}
     for key, mask, weight in _strata(ex):
-        parts = (seed, "bootstrap", ex.task) if key is None else (seed, "bootstrap", ex.task, key)
         sub = {v: x[:, mask] for v, x in outputs.items()}
-        reps = bootstrap_replicates(ex.kind, sub, _ref(ex, mask), n_resamples, stable_seed(*parts), n_jobs=n_jobs)
         for v in outputs:
             observed[v] += weight * metric_value(ex.kind, sub[v], _ref(ex, mask))
+        if ex.items is not None:
+            continue
+        parts = (seed, "bootstrap", ex.task) if key is None else (seed, "bootstrap", ex.task, key)
+        reps = bootstrap_replicates(ex.kind, sub, _ref(ex, mask), n_resamples, stable_seed(*parts), n_jobs=n_jobs)
+        for v in outputs:
             replicates[v] += weight * reps[v]
+    if ex.items is not None:
+        _check_documents(ex)
+        for subset, mask, structure in _document_blocks(ex):
+            entropy = stable_seed(seed, "bootstrap", ex.task, "documents", subset)
+            sub = {v: x[:, mask] for v, x in outputs.items()}
+            ref = ex.reference[mask]
+            reps = document_bootstrap_replicates(sub, ref, structure, n_resamples, entropy, n_jobs=n_jobs)
+            for v in outputs:
+                replicates[v] += reps[v]
     return TaskEvidence(observed, replicates)
 
 
@@ -102,6 +145,14 @@ def pair_null(
         The null distribution, shape (n_permutations,).
     """
     null = np.zeros(n_permutations)
+    if ex.items is not None:
+        _check_documents(ex)
+        for subset, mask, structure in _document_blocks(ex):
+            entropy = stable_seed(seed, "permutation", ex.task, *names, "documents", subset)
+            null += document_permutation_null(
+                a[:, mask], b[:, mask], ex.reference[mask], structure, n_permutations, entropy, n_jobs=n_jobs
+            )
+        return null
     for key, mask, weight in _strata(ex):
         parts = (seed, "permutation", ex.task, *names) + (() if key is None else (key,))
         sample = PairedSample(ex.kind, a[:, mask], b[:, mask], _ref(ex, mask))

@@ -18,6 +18,11 @@ Strata (docs/run-directory.md, optional fields): lines with `hf_subset` (several
 file) or `set` (clustering sets, or mteb's bootstrap draws) form strata. The main score is the mean
 over subsets of the mean over that subset's sets of the metric within a set, so each stratum gets
 weight 1 / (#subsets * #sets in its subset), and the tests resample and swap within strata.
+
+Documents (`item`, clustering lines of mteb's `.v2` tasks): the draws of one subset are drawn with
+replacement from one pool, so a document fills several lines of every draw. Lines with the same
+`hf_subset` and `item` are one document; the tests resample and swap documents, all the draws of a
+subset together (`evidence`). A file without `item` treats every line as its own document.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class Predictions:
         outputs: Per-example outputs (see the module table), shape (n,).
         reference: Gold scores or true labels, shape (n,), or None.
         strata: Stratum key per example (`<hf_subset>|<set>`), shape (n,), or None.
+        items: Document key per example (`<hf_subset>|<item>`), shape (n,), or None.
     """
 
     path: Path
@@ -72,6 +78,7 @@ class Predictions:
     outputs: NDArray
     reference: NDArray | None
     strata: NDArray | None = None
+    items: NDArray | None = None
 
     @property
     def kind(self) -> str:
@@ -222,7 +229,30 @@ def read_predictions(path: str | Path) -> Predictions:
     strata = None
     if any("hf_subset" in r or "set" in r for r in records):
         strata = np.array([f"{r.get('hf_subset', '')}|{r.get('set', '')}" for r in records])
-    return Predictions(path=path, header=header, ids=ids, outputs=outputs, reference=reference, strata=strata)
+    items = _items(path, task_type, records, numbers)
+    return Predictions(
+        path=path, header=header, ids=ids, outputs=outputs, reference=reference, strata=strata, items=items
+    )
+
+
+def _items(path: Path, task_type: str, records: list[dict[str, Any]], numbers: list[int]) -> NDArray | None:
+    """Document key `<hf_subset>|<item>` per line, or None when no line has `item`."""
+    has = [n for n, r in zip(numbers, records, strict=True) if "item" in r]
+    if not has:
+        return None
+    if task_type != "Clustering":
+        raise AnalysisError(
+            f"{path}:{has[0]}: field 'item' is defined for Clustering lines only (mteb's bootstrapped "
+            f"clustering draws), this file is {task_type}; remove it, or see docs/run-directory.md"
+        )
+    if len(has) != len(records):
+        lineno = next(n for n, r in zip(numbers, records, strict=True) if "item" not in r)
+        raise DamagedFileError(f"{path}:{lineno}: line lacks 'item' while {len(has)} other lines carry it")
+    for n, r in zip(numbers, records, strict=True):
+        value = r["item"]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise DamagedFileError(f"{path}:{n}: field 'item' must be an int or a string, got {value!r:.60}")
+    return np.array([f"{r.get('hf_subset', '')}|{r['item']}" for r in records])
 
 
 @dataclass(frozen=True)
@@ -237,6 +267,7 @@ class TaskExamples:
         reference: Gold scores (float) or true label codes (int), shape (n,), or None.
         outputs: (variant, seed) -> outputs in the common order (cluster ids as int codes).
         strata: Stratum key per example, shape (n,), or None (see the module docstring).
+        items: Document key per example, shape (n,), or None: every example is its own document.
     """
 
     task: str
@@ -246,6 +277,7 @@ class TaskExamples:
     reference: NDArray | None
     outputs: dict[tuple[str, int], NDArray]
     strata: NDArray | None = None
+    items: NDArray | None = None
 
     def stack(self, variant: str, seeds: Sequence[int]) -> NDArray:
         """Outputs of one variant for the given seeds, shape (len(seeds), n)."""
@@ -277,6 +309,7 @@ def load_task_examples(runs: Sequence[Run], task: str) -> TaskExamples:
     ids = first.ids[order]
     reference = None if first.reference is None else first.reference[order]
     strata = None if first.strata is None else first.strata[order]
+    items = None if first.items is None else first.items[order]
     outputs: dict[tuple[str, int], NDArray] = {}
     for run in runs:
         pred = first if run is runs[0] else read_predictions(run.predictions[task])
@@ -297,9 +330,16 @@ def load_task_examples(runs: Sequence[Run], task: str) -> TaskExamples:
             strata is not None and not np.array_equal(pred.strata[pos], strata)
         ):
             raise AnalysisError(f"{pred.path}: hf_subset/set of the examples differ from {first.path}")
+        if (items is None) != (pred.items is None) or (
+            items is not None and not np.array_equal(pred.items[pos], items)
+        ):
+            raise AnalysisError(
+                f"{pred.path}: the documents (`item`) of the examples differ from {first.path}; "
+                "paired tests need the same draws of the same documents in every run"
+            )
         outputs[(run.variant, run.seed)] = pred.outputs[pos]
     kind = first.kind
     if kind == "v_measure":
         reference = factorize(reference)[0]
         outputs = {key: factorize(value)[0] for key, value in outputs.items()}
-    return TaskExamples(task, first.header["task_type"], kind, ids, reference, outputs, strata)
+    return TaskExamples(task, first.header["task_type"], kind, ids, reference, outputs, strata, items)

@@ -110,7 +110,9 @@ def _entropy_rows(counts: NDArray[np.float64], total: NDArray[np.float64]) -> ND
     return np.log(total) - nlogn.sum(axis=-1) / total
 
 
-def v_measure_rows(labels: ArrayLike, clusters: ArrayLike, n_labels: int, n_clusters: int) -> NDArray[np.float64]:
+def v_measure_rows(
+    labels: ArrayLike, clusters: ArrayLike, n_labels: int, n_clusters: int, weights: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """V-measure (beta = 1) of each row's clustering against the same row's true labels.
 
     Builds every row's contingency table with one `np.bincount`, then uses
@@ -123,6 +125,8 @@ def v_measure_rows(labels: ArrayLike, clusters: ArrayLike, n_labels: int, n_clus
         clusters: Integer codes in [0, n_clusters), shape (rows, n).
         n_labels: Number of label codes.
         n_clusters: Number of cluster codes.
+        weights: How many times each entry counts, shape (rows, n) (non-negative integers give the
+            V-measure of the items repeated that often); None counts every entry once.
 
     Returns:
         Vector of shape (rows,).
@@ -132,7 +136,8 @@ def v_measure_rows(labels: ArrayLike, clusters: ArrayLike, n_labels: int, n_clus
     rows = labels.shape[0]
     cells = n_labels * n_clusters
     codes = labels * n_clusters + clusters + (np.arange(rows, dtype=np.int64) * cells)[:, None]  # (rows, n)
-    table = np.bincount(codes.ravel(), minlength=rows * cells).reshape(rows, n_labels, n_clusters)
+    w = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), codes.shape).ravel()
+    table = np.bincount(codes.ravel(), weights=w, minlength=rows * cells).reshape(rows, n_labels, n_clusters)
     table = table.astype(np.float64)  # (rows, K, C) contingency tables
     total = table.sum(axis=(1, 2))  # (rows,)
     h_labels = _entropy_rows(table.sum(axis=2), total)  # (rows,)

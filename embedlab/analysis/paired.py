@@ -17,6 +17,9 @@ on every resample, never approximated by a mean of per-example numbers it is not
   clusterings mean nothing to each other, V-measure ignores relabelling, and swapping unmatched ids
   would split every cluster of both pseudo-systems. (Keeping the ids disjoint instead rejected 9.8%
   of 500 null comparisons at alpha = 0.05; matched ids rejected 3.4%, see `calibration`.)
+  When lines repeat documents (mteb's `.v2` draws, `DocumentDraws`), documents are resampled and
+  swapped instead, each with all its lines (`document_bootstrap_replicates`,
+  `randomisation.document_permutation_null`).
 
 Several seeds: outputs are (seeds, n) arrays paired by seed; the statistic is the mean over seeds of
 the per-seed metric, and every seed sees the same resample (or the same swaps), since the examples
@@ -36,7 +39,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from embedlab.analysis.metrics import factorize, pearson_rows, rank_rows, v_measure_rows
-from embedlab.analysis.resampling import block_size, bootstrap_means, draw_indices, map_blocks, percentile_interval
+from embedlab.analysis.resampling import (
+    block_size,
+    bootstrap_means,
+    draw_indices,
+    map_blocks,
+    percentile_interval,
+    resample_counts,
+)
 
 MetricKind = Literal["mean", "spearman", "v_measure"]
 KINDS: tuple[str, ...] = ("mean", "spearman", "v_measure")
@@ -193,6 +203,111 @@ def bootstrap_replicates(
         return np.stack([_resampled(kind, x, ref, idx) for x in arrays], axis=1)  # (size, variants)
 
     reps = map_blocks(fn, n_resamples, seed, block_size(n, n_resamples), n_jobs)
+    return {name: reps[:, j] for j, name in enumerate(names)}
+
+
+@dataclass(frozen=True)
+class DocumentDraws:
+    """Where the lines of a bootstrapped clustering task sit: which document, which draw.
+
+    mteb's `.v2` clustering tasks score V-measure on several draws made with replacement from one
+    pool of embedded documents, so a document fills several lines of a draw and appears in every
+    draw. The document, not the line, is the independent unit: the bootstrap resamples documents
+    and the randomisation test swaps them, each with every one of its lines.
+
+    Build it with `DocumentDraws.build`.
+
+    Args:
+        items: Document code per line, shape (n,), in [0, n_items).
+        draws: Draw code per line, shape (n,), in [0, len(weights)).
+        weights: Weight of each draw's V-measure in the statistic, shape (draws,).
+        lines: Line indices of each draw, in line order.
+    """
+
+    items: NDArray[np.int64]
+    draws: NDArray[np.int64]
+    weights: NDArray[np.float64]
+    lines: tuple[NDArray[np.int64], ...]
+
+    @classmethod
+    def build(cls, items: ArrayLike, draws: ArrayLike, weights: ArrayLike | None = None) -> DocumentDraws:
+        """Encode document and draw keys.
+
+        Args:
+            items: Document key per line (any hashable values; equal keys are one document).
+            draws: Draw (stratum) key per line.
+            weights: Weight per distinct draw key in sorted key order; None weighs draws equally.
+
+        Returns:
+            The structure, with keys mapped to codes.
+        """
+        item_codes, _ = factorize(items)
+        draw_codes, n_draws = factorize(draws)
+        if item_codes.shape != draw_codes.shape:
+            raise ValueError(
+                f"items and draws must have one entry per line, got {item_codes.shape} and {draw_codes.shape}"
+            )
+        w = np.full(n_draws, 1.0 / n_draws) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (n_draws,):
+            raise ValueError(f"weights must have one entry per draw ({n_draws}), got shape {w.shape}")
+        lines = tuple(np.flatnonzero(draw_codes == d) for d in range(n_draws))
+        return cls(items=item_codes, draws=draw_codes, weights=w, lines=lines)
+
+    @property
+    def n_items(self) -> int:
+        """Number of documents."""
+        return int(self.items.max()) + 1
+
+
+def document_bootstrap_replicates(
+    outputs: Mapping[str, ArrayLike],
+    reference: ArrayLike,
+    structure: DocumentDraws,
+    n_resamples: int = 10_000,
+    seed: int | Iterable[int] = 0,
+    *,
+    n_jobs: int | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    """Bootstrap the weighted mean over draws of V-measure, resampling documents (cluster bootstrap).
+
+    A resample draws the documents with replacement; a document drawn c times counts c times on
+    every line it fills, in every draw (c = 0 drops it), and each draw's V-measure is recomputed on
+    those counts. With one line per document and one draw this is the plain item bootstrap
+    (`bootstrap_replicates` with kind `v_measure`), resample for resample.
+
+    Args:
+        outputs: Variant name -> cluster codes of shape (seeds, n), seeds paired.
+        reference: True label codes, shape (n,).
+        structure: Document and draw of every line.
+        n_resamples: Bootstrap resamples.
+        seed: Seed (or `stable_seed` entropy).
+        n_jobs: Threads; the result does not depend on it.
+
+    Returns:
+        Variant name -> sum over draws of weight x resampled V-measure (mean over seeds), shape (n_resamples,).
+    """
+    names = list(outputs)
+    arrays = [np.atleast_2d(np.asarray(outputs[name])) for name in names]
+    ref = np.asarray(reference)
+    k = int(ref.max()) + 1
+    n_codes = [int(x.max()) + 1 for x in arrays]
+    g, docs = structure.items, structure.n_items
+    per_draw = [(w, lines, ref[lines], g[lines]) for w, lines in zip(structure.weights, structure.lines, strict=True)]
+
+    def fn(rng: np.random.Generator, size: int) -> NDArray:
+        counts = resample_counts(draw_indices(rng, size, docs), docs).astype(np.float64)  # (size, docs)
+        out = np.zeros((size, len(arrays)))
+        for w, lines, labels, items in per_draw:
+            line_counts = counts[:, items]  # (size, m): each line counts as often as its document was drawn
+            labels_b = np.broadcast_to(labels, line_counts.shape)
+            for j, (x, c) in enumerate(zip(arrays, n_codes, strict=True)):
+                shape = line_counts.shape
+                v = [v_measure_rows(labels_b, np.broadcast_to(o[lines], shape), k, c, line_counts) for o in x]
+                out[:, j] += w * np.mean(v, axis=0)
+        return out
+
+    widest = max(docs, *(lines.size for lines in structure.lines))
+    reps = map_blocks(fn, n_resamples, seed, block_size(widest, n_resamples), n_jobs)
     return {name: reps[:, j] for j, name in enumerate(names)}
 
 

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
 from embedlab.analysis.metrics import pearson_rows, rank_rows, v_measure_rows
-from embedlab.analysis.paired import PairedSample
+from embedlab.analysis.paired import DocumentDraws, PairedSample
 from embedlab.analysis.resampling import block_size, map_blocks
 
 
@@ -100,6 +100,58 @@ def permutation_null(
         return _swapped_deltas(sample, swap)
 
     return map_blocks(fn, n_permutations, seed, block_size(n, n_permutations), n_jobs)
+
+
+def document_permutation_null(
+    a: ArrayLike,
+    b: ArrayLike,
+    reference: ArrayLike,
+    structure: DocumentDraws,
+    n_permutations: int = 10_000,
+    seed: int | Iterable[int] = 0,
+    *,
+    n_jobs: int | None = None,
+) -> NDArray[np.float64]:
+    """Randomisation null of a weighted mean over draws of V-measure, swapping documents.
+
+    Each swap pattern exchanges A's and B's cluster assignments of a document on every line it
+    fills, in every draw, together (the document is the exchangeable unit). Within each draw B's
+    clusters are first relabelled to match A's (`match_clusters`), as in the per-line test, and each
+    draw's V-measures are recomputed. With one line per document and one draw this is
+    `permutation_null` with kind `v_measure`, pattern for pattern.
+
+    Args:
+        a: Cluster codes of A, shape (seeds, n).
+        b: Cluster codes of B, same shape, seeds paired.
+        reference: True label codes, shape (n,).
+        structure: Document and draw of every line.
+        n_permutations: Random swap patterns.
+        seed: Seed of the randomisation.
+        n_jobs: Threads; the result does not depend on it.
+
+    Returns:
+        The null distribution of sum over draws of weight x (V(A') - V(B')) (mean over seeds), shape (n_permutations,).
+    """
+    a2, b2, ref = np.atleast_2d(np.asarray(a)), np.atleast_2d(np.asarray(b)), np.asarray(reference)
+    k, docs = int(ref.max()) + 1, structure.n_items
+    per_draw = []  # (weight, labels, document per line, [(A, matched B, ids) per seed]) of every draw
+    for w, lines in zip(structure.weights, structure.lines, strict=True):
+        seeds = [(x[lines], *match_clusters(x[lines], y[lines])) for x, y in zip(a2, b2, strict=True)]
+        per_draw.append((w, ref[lines], structure.items[lines], seeds))
+
+    def fn(rng: np.random.Generator, size: int) -> NDArray:
+        swap = rng.integers(0, 2, size=(size, docs), dtype=np.int8).astype(bool)  # (size, docs)
+        out = np.zeros(size)
+        for w, labels, items, seeds in per_draw:
+            swapped = swap[:, items]  # (size, m): a line swaps with its document
+            labels_b = np.broadcast_to(labels, swapped.shape)
+            for x, y, c in seeds:
+                xa, xb = np.where(swapped, y, x), np.where(swapped, x, y)  # (size, m)
+                out += w * (v_measure_rows(labels_b, xa, k, c) - v_measure_rows(labels_b, xb, k, c)) / len(seeds)
+        return out
+
+    widest = max(docs, *(lines.size for lines in structure.lines))
+    return map_blocks(fn, n_permutations, seed, block_size(widest, n_permutations), n_jobs)
 
 
 def permutation_pvalue(observed: float, null: ArrayLike) -> float:

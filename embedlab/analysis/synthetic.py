@@ -68,13 +68,17 @@ DEFAULT_TASKS: tuple[tuple[str, str], ...] = (
     *((f"SynRetrieval{i}", "Retrieval") for i in range(1, 5)),
     *((f"SynClustering{i}", "Clustering") for i in range(1, 4)),
 )
-DEFAULT_SIZES = {"STS": 150, "Retrieval": 120, "Classification": 200, "Clustering": 150}
+DEFAULT_SIZES = {"STS": 150, "Retrieval": 120, "Classification": 200, "Clustering": 150, "Clustering.v2": 100}
 MAIN_SCORE_NAME = {
     "STS": "cosine_spearman",
     "Retrieval": "ndcg_at_10",
     "Classification": "accuracy",
     "Clustering": "v_measure",
+    "Clustering.v2": "v_measure",
 }
+# `Clustering.v2` (written as task_type Clustering): mteb's bootstrapped clustering, DRAWS draws of
+# DRAW_FACTOR x n lines drawn with replacement from a pool of n documents, every line with its `item`.
+DRAWS, DRAW_FACTOR = 10, 2
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -133,8 +137,25 @@ def _task_examples(task_type: str, n: int, shared: np.random.Generator, own: np.
             {"id": i, "label": f"topic_{a}", "cluster": int(c)} for i, a, c in zip(ids, labels, cluster, strict=True)
         ]
         extra = {"v_measure": main}
+    elif task_type == "Clustering.v2":
+        labels = shared.integers(0, 5, size=n)
+        drawn = shared.integers(0, n, size=(DRAWS, DRAW_FACTOR * n))  # the same draws for every run, as in mteb
+        correct = own.uniform(size=n) < _sigmoid(level + 0.2 + z + quality + 0.5 * u)
+        document_cluster = np.where(correct, labels, own.integers(0, 5, size=n))  # a document keeps its cluster
+        records, scores = [], []
+        for d, items in enumerate(drawn):
+            cluster = own.permutation(5)[document_cluster[items]]  # each draw's k-means numbers its clusters anew
+            scores.append(v_measure(labels[items], cluster))
+            records.extend(
+                {"id": f"L0:{d}:{p}", "label": f"topic_{labels[g]}", "cluster": int(c), "set": f"0:{d}", "item": int(g)}
+                for p, (g, c) in enumerate(zip(items, cluster, strict=True))
+            )
+        main = float(np.mean(scores))
+        extra = {"v_measure": main}
     else:
-        raise ValueError(f"synthetic fixtures support STS, Retrieval, Classification, Clustering; got {task_type!r}")
+        raise ValueError(
+            f"synthetic fixtures support STS, Retrieval, Classification, Clustering, Clustering.v2; got {task_type!r}"
+        )
     return records, float(main), extra
 
 
@@ -180,7 +201,8 @@ def write_synthetic_runs(
         root: Folder to create the runs in (created if missing).
         variants: The synthetic models.
         seeds: Training seeds; one run per variant and seed.
-        tasks: (task name, task type) pairs; types STS, Retrieval, Classification, Clustering.
+        tasks: (task name, task type) pairs; types STS, Retrieval, Classification, Clustering, and
+            Clustering.v2 (mteb's bootstrapped draws from a pool of documents, lines with `set` and `item`).
         sizes: Task type -> examples per task (defaults: `DEFAULT_SIZES`).
         seed: Seed of the generator; the same arguments give byte-identical files.
         backbone: Backbone name written to run.json.
@@ -219,15 +241,17 @@ def write_synthetic_runs(
                     np.random.SeedSequence(stable_seed(seed, "run", task, variant.name, run_seed))
                 )
                 jitter = 0.08 * own.normal()  # run-to-run variation of the same design
-                quality = variant.effects.get(task_type, 0.0) + jitter
+                quality = variant.effects.get(task_type.split(".")[0], 0.0) + jitter
                 records, main, extra = _task_examples(task_type, sizes[task_type], shared, own, quality)
                 header = {
                     "task_name": task,
-                    "task_type": task_type,
+                    "task_type": task_type.split(".")[0],
                     "main_score_name": MAIN_SCORE_NAME[task_type],
                     "split": "test",
                     "hf_subset": "default",
                 }
+                if "set" in records[0]:
+                    header["sets"] = True
                 lines = [json.dumps(header)] + [json.dumps(r) for r in records]
                 _write(run_dir / "predictions" / f"{task}.jsonl", "\n".join(lines) + "\n")
                 _write(run_dir / "results" / f"{task}.json", json.dumps(_task_result(task, main, extra), indent=2))

@@ -5,7 +5,10 @@
   were scored (after `ignore_identical_ids` / `skip_first_result`), so we listen there.
 - Bootstrapped clustering (`AbsTaskClustering`, the hub's `.v2` tasks): mteb saves each draw's
   cluster assignments but not which items were drawn. Its draws come from the task's
-  `random.Random`; a subclass that records what `sample` and `choices` return recovers them.
+  `random.Random`; a subclass that records what `sample` and `choices` return recovers them:
+  `sample` picks the pool of documents to embed (in embedding order), and each `choices` call draws
+  one bootstrap sample of positions among the pool's documents that have a label at that level.
+  `predictions.py` maps those back to pool positions, the lines' `item`.
 
 Both hooks are set on one task instance, for one evaluation, and removed afterwards.
 """

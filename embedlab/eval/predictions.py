@@ -4,6 +4,11 @@ Built from three sources: the task's data (ids, gold scores, labels), mteb's own
 (`<Task>_predictions.json`: STS similarities, classification predictions, cluster assignments)
 and what `capture.py` recorded (per-query retrieval metrics and runs, bootstrap draws). Each
 writer reproduces the task's main score from its lines; `check()` in `evaluator.py` verifies it.
+
+Clustering lines with `set` also carry `item`, the document they show, so the analysis can resample
+documents rather than lines: for the bootstrapped `.v2` tasks the document's position in the pool
+mteb embedded (the same in every draw and level), for the legacy tasks the document's index among
+the distinct texts of the split's sets.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.clustering_legacy import AbsTaskClusteringLegacy
@@ -98,11 +104,15 @@ def _full_set_clustering(task, saved, subset, split, prefix) -> list[dict]:
 
 def _legacy_clustering(task, saved, subset, split, prefix) -> list[dict]:
     rows, records, assignments = _rows(task, subset, split), [], iter(saved)
-    for s, labels in enumerate(rows[task.label_column_name]):
+    documents: dict[Any, int] = {}  # text -> item: sets sampled from one corpus may share documents
+    for s, (texts, labels) in enumerate(zip(rows[task.input_column_name], rows[task.label_column_name], strict=True)):
         if len(set(labels)) <= 1:  # mteb scores such a set 1.0 without clustering it
             continue
-        for i, (label, c) in enumerate(zip(labels, next(assignments), strict=True)):
-            records.append({"id": f"{prefix}{s}:{i}", "label": str(label), "cluster": int(c), "set": str(s)})
+        for i, (text, label, c) in enumerate(zip(texts, labels, next(assignments), strict=True)):
+            item = documents.setdefault(text if isinstance(text, str) else (s, i), len(documents))  # non-text: own item
+            records.append(
+                {"id": f"{prefix}{s}:{i}", "label": str(label), "cluster": int(c), "set": str(s), "item": item}
+            )
     return records
 
 
@@ -115,19 +125,22 @@ def _bootstrapped_clustering(task, saved, calls, subset, split, prefix) -> list[
     draws = iter(indices for kind, indices in calls if kind == "choices")
     records = []
     for level, per_draw in enumerate(saved.values()):
-        valid = [i for i, item_labels in enumerate(labels) if len(item_labels) > level]
+        # mteb's own filter: a missing level is -1, and numpy turns that into "-1" (kept) when labels are strings
+        level_labels = np.array([item_labels[level] if len(item_labels) > level else -1 for item_labels in labels])
+        valid = [i for i, value in enumerate(level_labels) if value != -1]
         for d, assignment in enumerate(per_draw):
             drawn = next(draws, None)
             if drawn is None or len(drawn) != len(assignment):
                 return None  # mteb changed how it draws: no per-example outputs rather than wrong ones
             for p, (index, c) in enumerate(zip(drawn, assignment, strict=True)):
-                item_labels = labels[valid[index]]
+                item = valid[index]  # position in the embedded pool: one document, one item, in every draw and level
                 records.append(
                     {
                         "id": f"{prefix}L{level}:{d}:{p}",
-                        "label": str(item_labels[level]),
+                        "label": str(level_labels[item]),
                         "cluster": int(c),
                         "set": f"{level}:{d}",
+                        "item": item,
                     }
                 )
     return records

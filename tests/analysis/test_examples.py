@@ -109,3 +109,76 @@ def test_clustering_sets_are_strata(tmp_path: Path) -> None:
         ]
     pred = read_predictions(_write(tmp_path / "K.jsonl", {"task_type": "Clustering", "sets": True}, lines))
     assert pred.main_score() == pytest.approx(np.mean(expected))
+
+
+def _v2_lines(items: list) -> list[dict]:
+    return [
+        {"id": f"L0:{i // 3}:{i % 3}", "label": "xy"[g % 2], "cluster": g % 2, "set": f"0:{i // 3}", "item": g}
+        for i, g in enumerate(items)
+    ]
+
+
+def test_items_are_documents_within_their_subset(tmp_path: Path) -> None:
+    lines = _v2_lines([0, 1, 1, 1, 2, 0])
+    pred = read_predictions(_write(tmp_path / "V.jsonl", {"task_type": "Clustering", "sets": True}, lines))
+    assert pred.items.tolist() == ["|0", "|1", "|1", "|1", "|2", "|0"]
+    assert pred.strata.tolist() == ["|0:0"] * 3 + ["|0:1"] * 3
+    both = [{**x, "id": f"{s}/{x['id']}", "hf_subset": s} for s in ("en", "de") for x in lines]
+    pred = read_predictions(_write(tmp_path / "W.jsonl", {"task_type": "Clustering", "hf_subset": None}, both))
+    assert pred.items[0] == "en|0" and pred.items[6] == "de|0"  # item 0 of two pools: two documents
+    assert read_predictions(_write(tmp_path / "N.jsonl", {"task_type": "Clustering"}, lines[:3])).items.size == 3
+    plain = [{k: v for k, v in x.items() if k != "item"} for x in lines]
+    assert read_predictions(_write(tmp_path / "P.jsonl", {"task_type": "Clustering"}, plain)).items is None
+
+
+@pytest.mark.parametrize(
+    ("header", "lines", "message"),
+    [
+        (
+            {"task_type": "Classification"},
+            [{"id": "a", "label": "x", "prediction": "x", "item": 0}, {"id": "b", "label": "x", "prediction": "y"}],
+            r"X.jsonl:2: field 'item' is defined for Clustering lines only",
+        ),
+        (
+            {"task_type": "Clustering"},
+            [*_v2_lines([0, 1]), {"id": "z", "label": "x", "cluster": 0}],
+            r"X.jsonl:4: line lacks 'item' while 2 other lines carry it",
+        ),
+        (
+            {"task_type": "Clustering"},
+            [*_v2_lines([0]), {**_v2_lines([1])[0], "id": "w", "item": 1.5}],
+            r"X.jsonl:3: field 'item' must be an int or a string, got 1.5",
+        ),
+    ],
+)
+def test_bad_items_are_refused_naming_the_line(tmp_path: Path, header: dict, lines: list, message: str) -> None:
+    with pytest.raises(AnalysisError, match=message):
+        read_predictions(_write(tmp_path / "X.jsonl", header, lines))
+
+
+def test_runs_with_different_documents_are_refused(tmp_path: Path) -> None:
+    from embedlab.analysis.synthetic import DEFAULT_VARIANTS, write_synthetic_runs
+
+    tasks = (("V2", "Clustering.v2"),)
+    variants = DEFAULT_VARIANTS[:2]
+    runs = write_synthetic_runs(tmp_path, variants=variants, seeds=(0,), tasks=tasks, sizes={"Clustering.v2": 20})
+    path = runs / "m2_lastlayer_causal_s0" / "predictions" / "V2.jsonl"
+    header, first, *rest = path.read_text().splitlines()
+    line = json.loads(first)
+    line["item"] += 1
+    path.write_text("\n".join([header, json.dumps(line), *rest]) + "\n")
+    with pytest.raises(AnalysisError, match=r"m2_lastlayer_causal_s0/predictions/V2.jsonl: the documents \(`item`\)"):
+        load_task_examples(load_runs(runs).runs, "V2")
+
+
+def test_classification_experiments_stay_with_their_test_item(tmp_path: Path) -> None:
+    # mteb's experiments retrain on new train draws and predict the same test items: one unit per test item,
+    # whose output is its correctness over the experiments (the resampled and swapped value), not item x experiment.
+    lines = [
+        {"id": "a", "label": "x", "prediction": "x", "predictions": ["x", "y", "x", "x"]},
+        {"id": "b", "label": "y", "prediction": "x", "predictions": ["x", "x", "y", "x"]},
+        {"id": "c", "label": "y", "prediction": "y", "predictions": ["y", "y", "y", "y"]},
+    ]
+    pred = read_predictions(_write(tmp_path / "C.jsonl", {"task_type": "Classification"}, lines))
+    assert pred.ids.tolist() == ["a", "b", "c"] and pred.outputs.tolist() == [0.75, 0.25, 1.0]
+    assert pred.strata is None

@@ -53,3 +53,16 @@ def test_v_measure_random_matches_sklearn_and_rows_match_single() -> None:
 def test_factorize_strings() -> None:
     codes, k = factorize(["b", "a", "b", "c"])
     assert k == 3 and codes.tolist() == [1, 0, 1, 2]
+
+
+def test_weighted_v_measure_is_the_v_measure_of_the_repeated_items() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(3)
+    labels, clusters = rng.integers(0, 4, size=(6, 40)), rng.integers(0, 5, size=(6, 40))
+    weights = rng.integers(0, 4, size=(6, 40))  # 0 drops an item, 3 counts it three times
+    rows = v_measure_rows(labels, clusters, 4, 5, weights)
+    triples = zip(labels, clusters, weights, strict=True)
+    expected = [metrics.v_measure_score(np.repeat(a, w), np.repeat(c, w)) for a, c, w in triples]
+    np.testing.assert_allclose(rows, expected, atol=1e-12)
+    unweighted = v_measure_rows(labels, clusters, 4, 5)
+    np.testing.assert_allclose(v_measure_rows(labels, clusters, 4, 5, np.ones((6, 40))), unweighted, atol=1e-15)

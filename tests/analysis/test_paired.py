@@ -8,13 +8,21 @@ import scipy.stats
 
 from embedlab.analysis.metrics import v_measure
 from embedlab.analysis.paired import (
+    DocumentDraws,
     PairedSample,
     bootstrap_replicates,
+    document_bootstrap_replicates,
     metric_value,
     paired_bootstrap,
     pairwise_mean_bootstrap,
 )
-from embedlab.analysis.randomisation import match_clusters, permutation_pvalue, permutation_test
+from embedlab.analysis.randomisation import (
+    document_permutation_null,
+    match_clusters,
+    permutation_null,
+    permutation_pvalue,
+    permutation_test,
+)
 
 R = 400
 
@@ -136,3 +144,50 @@ def test_permutation_pvalue_formula() -> None:
 def test_build_rejects_bad_input(args: tuple, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PairedSample.build(*args)
+
+
+def _clusterings(rng: np.random.Generator, n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    labels = rng.integers(0, 4, n)
+    a = np.where(rng.random((2, n)) < 0.7, labels, rng.integers(0, 4, (2, n)))  # (seeds, n)
+    b = np.where(rng.random((2, n)) < 0.6, labels, rng.integers(0, 4, (2, n)))
+    return labels, a, b
+
+
+def test_document_resampling_with_one_line_per_document_is_the_line_resampling() -> None:
+    labels, a, b = _clusterings(np.random.default_rng(10))
+    one = DocumentDraws.build(np.arange(60), np.zeros(60))
+    lines = bootstrap_replicates("v_measure", {"a": a, "b": b}, labels, R, seed=4, n_jobs=1)
+    documents = document_bootstrap_replicates({"a": a, "b": b}, labels, one, R, seed=4, n_jobs=1)
+    for v in ("a", "b"):
+        np.testing.assert_array_equal(documents[v], lines[v])
+    sample = PairedSample.build("v_measure", a, b, labels)
+    np.testing.assert_array_equal(
+        document_permutation_null(sample.a, sample.b, sample.reference, one, R, seed=4, n_jobs=1),
+        permutation_null(sample, R, seed=4, n_jobs=1),
+    )
+
+
+def test_documents_move_with_all_their_lines_in_every_draw() -> None:
+    # Draw d holds documents in its own order, each document twice: the statistic is the draws' mean
+    # V-measure, and since every draw holds the same documents with the same clusters, resampling or
+    # swapping documents changes every draw alike: replicates and null equal those of one draw.
+    labels, a, b = _clusterings(np.random.default_rng(11))
+    rng = np.random.default_rng(12)
+    orders = [np.tile(rng.permutation(60), 2) for _ in range(5)]  # (5 draws) x 120 lines
+    items, draws = np.concatenate(orders), np.repeat(np.arange(5), 120)
+    five = DocumentDraws.build(items, draws)
+    assert five.n_items == 60 and five.weights.tolist() == [0.2] * 5
+    one = DocumentDraws.build(np.arange(60), np.zeros(60))
+    reps5 = document_bootstrap_replicates({"a": a[:, items], "b": b[:, items]}, labels[items], five, R, 4, n_jobs=1)
+    reps1 = document_bootstrap_replicates({"a": a, "b": b}, labels, one, R, 4, n_jobs=1)
+    np.testing.assert_allclose(reps5["a"] - reps5["b"], reps1["a"] - reps1["b"], atol=1e-12)
+    null5 = document_permutation_null(a[:, items], b[:, items], labels[items], five, R, 4, n_jobs=2)
+    null1 = document_permutation_null(a, b, labels, one, R, 4, n_jobs=1)
+    np.testing.assert_allclose(null5, null1, atol=1e-12)
+
+
+def test_document_draws_reject_mismatched_input() -> None:
+    with pytest.raises(ValueError, match="one entry per line"):
+        DocumentDraws.build([0, 1, 2], [0, 0])
+    with pytest.raises(ValueError, match=r"one entry per draw \(2\)"):
+        DocumentDraws.build([0, 1, 2], [0, 1, 1], [1.0])
