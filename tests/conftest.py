@@ -27,7 +27,7 @@ def tiny_config(model_type: str = "llama", **overrides) -> dict:
     return {"model_type": model_type, **TINY_SIZES, **overrides}
 
 
-def tiny_backbone(model_type: str = "llama", attn_implementation: str = "sdpa", **kwargs):
+def tiny_backbone(model_type: str = "llama", attn_implementation: str = "sdpa", max_length: int = 48, **kwargs):
     from embedlab.models import Backbone
 
     return Backbone(
@@ -35,7 +35,7 @@ def tiny_backbone(model_type: str = "llama", attn_implementation: str = "sdpa", 
         config=tiny_config(model_type),
         tokenizer="byte-level",
         attn_implementation=attn_implementation,
-        max_length=48,
+        max_length=max_length,
         **kwargs,
     )
 

@@ -21,7 +21,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "calibration": ("CalibrationResult", "null_calibration"),
+    "calibration": ("CalibrationResult", "draws_calibration", "null_calibration"),
     "cli": ("analyze_main",),
     "compare": ("Study", "run_study"),
     "design": ("design_pairs", "resolve_baseline"),
@@ -33,18 +33,34 @@ _EXPORTS = {
     "multiple": ("adjust_pvalues",),
     "paired": (
         "BootstrapResult",
+        "DocumentDraws",
         "PairedSample",
         "bootstrap_replicates",
+        "document_bootstrap_replicates",
         "metric_value",
         "paired_bootstrap",
         "pairwise_mean_bootstrap",
     ),
-    "randomisation": ("PermutationResult", "permutation_null", "permutation_pvalue", "permutation_test"),
+    "randomisation": (
+        "PermutationResult",
+        "document_permutation_null",
+        "permutation_null",
+        "permutation_pvalue",
+        "permutation_test",
+    ),
     "protocol": ("WilcoxonResult", "min_pvalue", "wilcoxon_test"),
     "report": ("Report", "build_report"),
     "resampling": ("bootstrap_means",),
     "runs": ("Run", "RunSet", "load_runs"),
-    "seeds": ("ASOResult", "ProbOutperform", "aso", "prob_outperform", "violation_ratio"),
+    "seeds": (
+        "ASOResult",
+        "ProbOutperform",
+        "aso",
+        "min_seeds",
+        "newcombe_interval",
+        "prob_outperform",
+        "violation_ratio",
+    ),
     "synthetic": ("SyntheticVariant", "write_synthetic_runs"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

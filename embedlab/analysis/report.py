@@ -75,8 +75,9 @@ def _protocol(study: Study, correction: str) -> list[str]:
         "normal approximation otherwise; zero differences dropped. With n tasks the smallest p is 2/2^n.",
         f"Per-example tests: paired bootstrap ({s['n_resamples']} resamples, percentile intervals) and paired "
         f"randomisation test ({s['n_permutations']} permutations, p = (1 + #extreme) / (1 + R)); retrieval and "
-        "reranking resample queries (per-query main metric, nDCG@10 by default), classification items "
-        "(correctness), STS pairs (Spearman recomputed), clustering items (V-measure recomputed); within "
+        "reranking resample queries (the task's per-query main metric: nDCG@10 for retrieval, MAP@1000 for mteb 2's "
+        "reranking), classification test items (correctness in every experiment), STS pairs (Spearman recomputed), "
+        "clustering documents (every occurrence in every draw together, V-measure recomputed); within "
         "hf_subsets and clustering sets when a task has them. Category rows pool the tasks: mean of per-task "
         "deltas. The interval and the test are separate procedures and can disagree near the boundary.",
         "Across seeds: P(A > B) over runs (Bouthillier et al. 2021) on each run's category average, with an exact "

@@ -13,6 +13,7 @@ Heads that reproduce the released code (`paper_faithful`) do not read `pool_mask
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -92,11 +93,13 @@ class TextTokenizer:
         )
         rows: list[list[int]] = encoded["input_ids"]
         poolable: list[list[bool]] = []
+        crowded_out = 0  # texts of which the instruction left no token within the limit
         for i, ids in enumerate(rows):
             if want_offsets and prefixes[i]:
                 start = len(prefixes[i])
                 # A token belongs to the text once it ends past the instruction.
                 flags = [end > start for _, end in encoded["offset_mapping"][i]]
+                crowded_out += bool(texts[i]) and not any(flags)
             else:
                 flags = [True] * len(ids)
             flags[: self.special_prefix] = [False] * min(self.special_prefix, len(flags))
@@ -104,6 +107,13 @@ class TextTokenizer:
                 ids.append(self.tokenizer.eos_token_id)
                 flags.append(True)
             poolable.append(flags)
+        if crowded_out:
+            # Such a text pools EOS only: every one of them gets the same embedding.
+            warnings.warn(
+                f"{crowded_out} of {len(texts)} texts kept no token of their own: the instruction fills the "
+                f"{limit}-token limit; raise max_length or shorten the instruction",
+                stacklevel=2,
+            )
         return self._pad(rows, poolable)
 
     def _pad(self, rows: Sequence[Sequence[int]], poolable: Sequence[Sequence[bool]]) -> dict[str, Tensor]:

@@ -19,13 +19,14 @@ def needs_assets(*names: str):
 
 
 def tiny_module(attention: str = "Bidirectional", pooling: str = "Mean"):
-    """A 2-layer random-init Llama with a byte-level tokenizer (texts cut at 48 tokens)."""
+    """A 2-layer random-init Llama with a byte-level tokenizer (texts cut at 96 tokens: one byte a token, so an
+    E5-style instruction of ~55 bytes still leaves room for the text)."""
     from embedlab.models import Bidirectional, Causal, LastToken, Mean
     from embedlab.module import EmbeddingModule
 
     attention_policy = {"Bidirectional": Bidirectional, "Causal": Causal}[attention]()
     head = {"Mean": Mean, "LastToken": LastToken}[pooling]
-    return EmbeddingModule(tiny_backbone(), attention=attention_policy, pooling=head)
+    return EmbeddingModule(tiny_backbone(max_length=96), attention=attention_policy, pooling=head)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ def test_retrieval_instructs_queries_only(table):
 
 
 def test_reranking_instructs_queries_and_documents(table):
-    """The paper's run_mteb.py puts the prompt on every text of a reranking task (paper.md section 4.3)."""
+    """The paper's run_mteb.py puts the prompt on every text of a reranking task."""
     expected = table.template.replace("{instruction}", "Retrieve duplicate questions from AskUbuntu forum")
     for side in ("query", "document", None):
         assert table.for_task(meta("AskUbuntuDupQuestions", "Reranking"), side) == expected

@@ -161,8 +161,8 @@ def test_bfloat16(name, cls):
     assert torch.allclose(low.float(), reference, atol=0.1 * reference.abs().max().item() + 1e-2)
 
 
-def test_paper_preset_at_mistral_width_matches_paper_md():
-    # paper.md section 2.1 counts about 1.278 B parameters for the released pooler at d = 4096;
+def test_paper_preset_at_mistral_width_matches_the_released_pooler():
+    # the released pooler (768 latents, 32 heads x 2048) has about 1.278 B parameters at d = 4096;
     # the meta device builds the head without allocating its 5 GB.
     with torch.device("meta"):
         last = TrainableLastLayer(4096, preset="paper")

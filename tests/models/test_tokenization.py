@@ -119,3 +119,11 @@ def test_bos_is_not_pooled_without_instruction_masking_or_after_truncation():
     assert cut["pool_mask"].tolist() == [[False, True, True, True]]
     twice = TextTokenizer(bos_tokenizer("<bos> <bos> $A"))(["xy"], instructions=["Q: "])
     assert twice["pool_mask"].tolist() == [[False] * 5 + [True] * 3]
+
+
+def test_an_instruction_that_fills_the_limit_is_reported():
+    """A text cut to nothing after its instruction would silently pool EOS only."""
+    tok = TextTokenizer(byte_level_tokenizer(), max_length=12)
+    with pytest.warns(UserWarning, match="2 of 3 texts kept no token of their own: the instruction fills the 12-token"):
+        batch = tok(["alpha", "beta", ""], instructions="Instruct: find\nQuery: ")
+    assert batch["pool_mask"].sum(dim=1).tolist() == [1, 1, 1]  # EOS only

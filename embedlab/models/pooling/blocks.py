@@ -64,7 +64,7 @@ class GEGLUFeedForward(nn.Module):
 
 class PerceiverResampler(nn.Module):
     """m learned latents query a set of vectors; cross-attention and feed-forward with residuals;
-    the mean over latents is the embedding (paper.md section 2.2).
+    the mean over latents is the embedding (the released pooling_layers/*.py).
 
     Args:
         dim: width of the inputs and the latents.
