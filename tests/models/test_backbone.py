@@ -98,3 +98,26 @@ def test_compiled_backbone_matches_eager_and_keeps_its_state_dict():
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
     with torch.no_grad():
         assert torch.allclose(eager(ids, mask).last_hidden_state, compiled(ids, mask).last_hidden_state, atol=1e-5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule of attn_implementation: auto")
+def test_auto_attention_trains_eager_and_encodes_sdpa_on_cpu():
+    """On CPU `auto` trains with eager attention (faster backward) and encodes with sdpa (faster forward)."""
+    backbone = tiny_backbone(attn_implementation="auto")
+    ids = torch.randint(3, 200, (2, 7))
+    mask = torch.ones_like(ids)
+    backbone.train()
+    trained = backbone(ids, mask).last_hidden_state
+    assert backbone.base_model.config._attn_implementation == "eager"
+    with torch.no_grad():
+        backbone.train()  # no gradients: an encode inside a training loop
+        backbone(ids, mask)
+        assert backbone.base_model.config._attn_implementation == "sdpa"
+        backbone.eval()
+        encoded = backbone(ids, mask).last_hidden_state
+    assert backbone.base_model.config._attn_implementation == "sdpa"
+    torch.testing.assert_close(trained.detach(), encoded, atol=1e-5, rtol=1e-5)  # the same attention either way
+    pinned = tiny_backbone(attn_implementation="sdpa")
+    pinned.train()
+    pinned(ids, mask)
+    assert pinned.base_model.config._attn_implementation == "sdpa"  # a named kernel is never switched
