@@ -116,26 +116,28 @@ def null_calibration(
     Returns:
         Coverage and rejection rate.
     """
-    covered = rejected = 0
-    widths, sds = [], []
+    outcomes = []
     for i in range(n_comparisons):
         rng = np.random.default_rng(np.random.SeedSequence(stable_seed(seed, "null", scenario, i)))
         sample = null_sample(scenario, n_examples, rng)
         boot = paired_bootstrap(sample, n_resamples, alpha, stable_seed(seed, "boot", scenario, i), n_jobs=n_jobs)
         perm = permutation_test(sample, n_permutations, stable_seed(seed, "perm", scenario, i), n_jobs=n_jobs)
-        covered += boot.ci_low <= 0.0 <= boot.ci_high
-        rejected += perm.pvalue <= alpha
-        widths.append(boot.ci_high - boot.ci_low)
-        sds.append(perm.null.std())
+        outcomes.append((boot.ci_low, boot.ci_high, perm.pvalue, perm.null))
+    return _summarise(scenario, n_examples, outcomes, alpha)
+
+
+def _summarise(scenario: str, n_examples: int, outcomes: list[tuple], alpha: float) -> CalibrationResult:
+    """Coverage of 0, test size, mean width and mean null SD over (ci_low, ci_high, p-value, null) outcomes."""
+    low, high, pvalues = (np.array([o[k] for o in outcomes], dtype=float) for k in range(3))
     return CalibrationResult(
         scenario,
-        n_comparisons,
+        len(outcomes),
         n_examples,
-        covered / n_comparisons,
-        rejected / n_comparisons,
+        float(np.mean((low <= 0.0) & (0.0 <= high))),
+        float(np.mean(pvalues <= alpha)),
         alpha,
-        float(np.mean(widths)),
-        float(np.mean(sds)),
+        float(np.mean(high - low)),
+        float(np.mean([np.std(o[3]) for o in outcomes])),
     )
 
 
@@ -212,8 +214,7 @@ def draws_calibration(
     Returns:
         Coverage, rejection rate, mean interval width and mean null SD (scenario `clustering-draws`).
     """
-    covered = rejected = 0
-    widths, sds = [], []
+    outcomes = []
     for i in range(n_comparisons):
         rng = np.random.default_rng(np.random.SeedSequence(stable_seed(seed, "null-draws", i)))
         ex = null_draws_examples(
@@ -224,17 +225,5 @@ def draws_calibration(
         delta = evidence.observed["a"] - evidence.observed["b"]
         low, high = percentile_interval(evidence.replicates["a"] - evidence.replicates["b"], alpha)
         null = pair_null(ex, a, b, ("a", "b"), n_permutations, seed + i, n_jobs=n_jobs)
-        covered += low <= 0.0 <= high
-        rejected += permutation_pvalue(delta, null) <= alpha
-        widths.append(float(high - low))
-        sds.append(float(null.std()))
-    return CalibrationResult(
-        "clustering-draws",
-        n_comparisons,
-        n_draws * draw_size,
-        covered / n_comparisons,
-        rejected / n_comparisons,
-        alpha,
-        float(np.mean(widths)),
-        float(np.mean(sds)),
-    )
+        outcomes.append((low, high, permutation_pvalue(delta, null), null))
+    return _summarise("clustering-draws", n_draws * draw_size, outcomes, alpha)
