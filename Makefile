@@ -16,7 +16,7 @@ SEEDS ?=
 STEPS ?=
 DRY_RUN ?=
 
-.PHONY: help install test test-slow lint smoke assets demo reproduce lock clean
+.PHONY: help install test test-slow lint smoke assets demo reproduce findings lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,9 +50,14 @@ demo: assets ## The whole study in miniature on SmolLM2-135M, offline, on CPU (~
 
 reproduce: install ## The grid: make reproduce BACKBONE=offline|qwen2-0.5b|paper SEEDS="0 1 2" VARIANTS="m1 m5" [DRY_RUN=1]
 	$(if $(filter offline demo,$(BACKBONE)),$(EMBEDLAB) assets fetch,)
-	$(EMBEDLAB) study --preset $(BACKBONE) --out runs/$(BACKBONE) --report report/$(BACKBONE) \
+	@mkdir -p runs/$(BACKBONE)
+	# The terminal output is kept in runs/<preset>/study.log: `make findings` reads the wall times from it.
+	set -o pipefail; $(EMBEDLAB) study --preset $(BACKBONE) --out runs/$(BACKBONE) --report report/$(BACKBONE) \
 	  $(if $(SEEDS),--seeds $(SEEDS)) $(if $(VARIANTS),--variants $(VARIANTS)) $(if $(STEPS),--steps $(STEPS)) \
-	  $(if $(DRY_RUN),--dry-run)
+	  $(if $(DRY_RUN),--dry-run) 2>&1 | tee $(if $(DRY_RUN),/dev/null,runs/$(BACKBONE)/study.log)
+
+findings: install ## The offline study's findings page, docs/findings/offline.md, from runs/offline [STUDY=docs/findings/runs]
+	$(PY) -m embedlab.study.findings --study $(or $(STUDY),runs/offline) --preset offline --page docs/findings/offline.md
 
 lock: install ## Re-pin requirements.lock from the current .venv
 	@(echo "# Exact versions resolved on the reference machine (2 cores, CPU, Python 3.11), used as pip constraints"; \

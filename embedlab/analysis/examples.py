@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from embedlab.analysis.errors import AnalysisError, DamagedFileError
 from embedlab.analysis.metrics import factorize
 from embedlab.analysis.paired import metric_value
-from embedlab.analysis.runs import Run
+from embedlab.analysis.runs import Run, open_predictions
 
 KIND_BY_TYPE = {
     "STS": "spearman",
@@ -165,7 +165,7 @@ def _read_lines(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[
     """The header object, the example objects and their line numbers; a bad line is an error naming it."""
     header: dict[str, Any] | None = None
     records, numbers = [], []
-    with path.open("rb") as handle:
+    with open_predictions(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8")

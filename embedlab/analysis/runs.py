@@ -10,11 +10,12 @@ Runs pass the provenance and completeness checks of `provenance` before anything
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ REQUIRED_FIELDS = ("variant", "attention", "pooling", "backbone", "seed", "train
 COLUMNS = ("variant", "attention", "pooling", "backbone", "seed", "task", "task_type", "category", "metric", "score")
 
 SPLIT_PREFERENCE = ("test", "dev", "validation")
+PREDICTION_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def read_run(path: str | Path) -> Run:
         if not isinstance(meta[key], str) or not meta[key].strip():
             raise AnalysisError(f"{meta_path}: {key!r} must be a non-empty string, got {meta[key]!r}")
     results = {p.stem: p for p in sorted((path / "results").glob("*.json"))}
-    predictions = {p.stem: p for p in sorted((path / "predictions").glob("*.jsonl"))}
+    predictions = {task_of(p): p for p in sorted((path / "predictions").glob("*.jsonl*")) if task_of(p)}
     return Run(path=path, meta=meta, done=(path / "DONE").exists(), results=results, predictions=predictions)
 
 
@@ -153,6 +155,20 @@ def discover_runs(runs_dir: str | Path) -> list[Path]:
     return found
 
 
+def task_of(path: Path) -> str | None:
+    """The task a predictions file is for: `<Task>.jsonl`, or `<Task>.jsonl.gz` (compressed, as shipped with a
+    findings page); None for any other file. Task names may hold dots (`STS22.v2`)."""
+    for suffix in PREDICTION_SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.name.removesuffix(suffix)
+    return None
+
+
+def open_predictions(path: Path) -> BinaryIO:
+    """A predictions file opened for reading bytes, decompressing a `.gz` one."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
 def read_prediction_header(path: Path) -> dict[str, Any]:
     """The first line of a predictions file (task_name, task_type, main_score_name, split, hf_subset).
 
@@ -162,7 +178,7 @@ def read_prediction_header(path: Path) -> dict[str, Any]:
     Returns:
         The header object.
     """
-    with path.open("rb") as fh:
+    with open_predictions(path) as fh:
         line = fh.readline()
     try:
         header = json.loads(line.decode("utf-8"))

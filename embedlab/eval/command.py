@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--variant", help="variant name for run.json")
     parser.add_argument("--seed", type=int, default=0, help="seed for run.json (and a random-init backbone)")
+    parser.add_argument(
+        "--classifier", default="logistic", help="classification tasks: logistic (mteb's) or standardised-logistic"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace the results already in the run directory (else refused)"
@@ -72,13 +75,15 @@ def _module(args):
 def run(args) -> int:
     import torch
 
+    from embedlab.eval.classifiers import check_classifier
     from embedlab.eval.encoders import load_reference
     from embedlab.eval.options import EvaluationOptions
     from embedlab.eval.run import check_overwrite, evaluate_run, module_info, reference_info
     from embedlab.instruction_template import trained_template
 
+    check_classifier(args.classifier)  # before loading the model
     if args.run_dir:
-        check_overwrite(args.run_dir, args.overwrite, "--overwrite")  # before loading the model
+        check_overwrite(args.run_dir, args.overwrite, "--overwrite")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     options = EvaluationOptions(
         suite=args.suite,
@@ -87,6 +92,7 @@ def run(args) -> int:
         instruction_template=args.instruction_template,
         precision=args.precision or ("fp32" if args.reference else "auto"),
         max_length=args.max_length,
+        classifier=args.classifier,
         show_progress=not args.quiet,
     )
     trained = None  # the checkpoint's training template: its instructions are written the same way here
@@ -112,7 +118,7 @@ def run(args) -> int:
     run_dir = Path(args.run_dir or Path("runs") / "eval" / info["variant"])
     report = evaluate_run(
         options.adapter(encoder, trained_template=trained), options.suite, run_dir, info, config, options.batch_size,
-        overwrite=args.overwrite, overwrite_flag="--overwrite",
+        overwrite=args.overwrite, overwrite_flag="--overwrite", classifier=options.classifier,
     )  # fmt: skip
     print(report.table())
     print(f"run directory: {run_dir}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from embedlab.eval.adapter import MTEBAdapter
 from embedlab.eval.capture import capturing
+from embedlab.eval.classifiers import use_classifier
 from embedlab.eval.predictions import build
 from embedlab.eval.reproduce import main_score_from
 from embedlab.eval.run_dir import RunDirectory
@@ -84,10 +85,15 @@ class MTEBEvaluator:
         tasks: a suite name, task names, task files or mteb tasks (see `suites.resolve_tasks`).
         batch_size: texts per forward pass.
         keep_data: keep each task's data loaded between runs (the callback evaluates repeatedly).
+        classifier: what classification tasks fit on the embeddings: `logistic` (mteb's) or
+            `standardised-logistic` (see `embedlab.eval.classifiers`).
     """
 
-    def __init__(self, tasks: Any = "offline-v1", batch_size: int = 32, keep_data: bool = False) -> None:
+    def __init__(
+        self, tasks: Any = "offline-v1", batch_size: int = 32, keep_data: bool = False, classifier: str = "logistic"
+    ) -> None:
         self.tasks = resolve_tasks(tasks)
+        use_classifier(self.tasks, classifier)
         self.batch_size = batch_size
         self.keep_data = keep_data
 

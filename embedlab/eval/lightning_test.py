@@ -90,7 +90,7 @@ def run_test(cli, model, ckpt_path: str | None = None, weights_only: bool | None
     adapter = options.adapter(model, precision=_precision(trainer), trained_template=trained_template(train_mix_config))
     report = evaluate_run(
         adapter, options.suite, run_dir, info, config=_config_dump(cli), batch_size=options.batch_size,
-        overwrite=overwrite, overwrite_flag="--evaluation.overwrite true",
+        overwrite=overwrite, overwrite_flag="--evaluation.overwrite true", classifier=options.classifier,
     )  # fmt: skip
     if trainer.logger is not None:
         trainer.logger.log_metrics(report.metrics("test"), step=max_steps)

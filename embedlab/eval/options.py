@@ -26,6 +26,8 @@ class EvaluationOptions:
             `<pooling>+<attention>`).
         train_mix: the training mix written to run.json (default: the data config's class, or `none`
             without a checkpoint).
+        classifier: what classification tasks fit on the embeddings: `logistic` (mteb's logistic regression)
+            or `standardised-logistic` (the same after standardising each dimension on the training split).
         show_progress: progress bars while encoding.
         overwrite: replace the results of an earlier evaluation in `run_dir` (task results in results/, or
             DONE); without it such a directory is refused. What `embedlab fit` wrote there is not results.
@@ -40,6 +42,7 @@ class EvaluationOptions:
     max_length: int | None = 512
     variant: str | None = None
     train_mix: str | None = None
+    classifier: str = "logistic"
     show_progress: bool = True
     overwrite: bool = False
 

@@ -102,6 +102,7 @@ def evaluate_run(
     batch_size: int = 32,
     overwrite: bool = False,
     overwrite_flag: str = "--overwrite",
+    classifier: str = "logistic",
 ) -> EvaluationReport:
     """Evaluate `adapter` on `suite` and write the whole run directory (DONE last).
 
@@ -115,9 +116,11 @@ def evaluate_run(
         overwrite: replace the results of an earlier evaluation in `run_dir`; without it they are refused
             (see `check_overwrite`).
         overwrite_flag: the option that sets `overwrite`, named in the error.
+        classifier: what classification tasks fit (`embedlab.eval.classifiers`); recorded in run.json when
+            it is not mteb's `logistic`.
     """
     check_overwrite(run_dir, overwrite, overwrite_flag)
-    evaluator = MTEBEvaluator(suite, batch_size)
+    evaluator = MTEBEvaluator(suite, batch_size, classifier=classifier)
     directory = RunDirectory(run_dir)
     directory.start()
     label = suite_name(suite, evaluator.task_names)
@@ -130,6 +133,7 @@ def evaluate_run(
             "instruction_template": adapter.instructions.template if adapter.instructions else None,
             "precision": adapter.precision,
             "device": str(adapter.encoder.device),
+            **({"classifier": classifier} if classifier != "logistic" else {}),
         }
     )
     if config is not None:

@@ -48,17 +48,18 @@ def category_means(runs_dir: Path | list[Path]) -> pd.DataFrame:
     return table
 
 
-def cost_rows(runs: list[PlannedRun]) -> pd.DataFrame:
+def cost_rows(run_dirs: list[Path]) -> pd.DataFrame:
+    """Training and evaluation cost of every run directory (one row per run, named by its folder)."""
     rows = []
-    for run in runs:
-        path = run.run_dir / "cost.json"
+    for run_dir in run_dirs:
+        path = run_dir / "cost.json"
         cost = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         training, evaluation = cost.get("training", {}), cost.get("evaluation", {})
         params = training.get("trainable_parameters", {})
         peak = training.get("peak_memory_bytes")
         rows.append(
             {
-                "run": run.name,
+                "run": run_dir.name,
                 "steps": training.get("steps", 0),
                 "tokens seen": training.get("tokens_seen", 0),
                 "train s": training.get("wall_time_s", 0.0),
@@ -97,7 +98,7 @@ def write_study_report(
     models.insert(0, "kind", [kinds.get(v, "trained") for v in models.index])
     models = models.sort_values(["kind", "mean"], ascending=[True, False])
     models_md = to_markdown(models.round(1).rename_axis("model"))
-    costs = cost_rows(runs)
+    costs = cost_rows([r.run_dir for r in runs])
     shown = costs.set_index("run").astype(object)
     costs_md = to_markdown(shown.where(shown.notna(), "-"))
     parts = [
