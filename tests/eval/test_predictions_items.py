@@ -132,5 +132,12 @@ def test_legacy_cluster_sets_name_shared_documents_once(module, tmp_path):
     header, records = lines[0], lines[1:]
     assert header["reproduces_main_score"] is True and report.scores[0].reproduced is not None
     assert [(r["set"], r["item"]) for r in records] == [
-        ("0", 0), ("0", 1), ("0", 2), ("0", 3), ("1", 2), ("1", 4), ("1", 3), ("1", 5)
+        ("0", 0),
+        ("0", 1),
+        ("0", 2),
+        ("0", 3),
+        ("1", 2),
+        ("1", 4),
+        ("1", 3),
+        ("1", 5),
     ]
