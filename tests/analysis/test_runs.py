@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,25 @@ def test_empty_folder_is_refused(tmp_path: Path) -> None:
         load_runs(tmp_path)
     with pytest.raises(AnalysisError, match="does not exist"):
         load_runs(tmp_path / "nope")
+
+
+def test_gzipped_predictions_read_as_the_plain_ones(tmp_path):
+    # the findings pages ship predictions as <Task>.jsonl.gz; a task name may hold a dot (STS22.v2)
+    import gzip
+
+    from embedlab.analysis.examples import load_task_examples
+    from embedlab.analysis.synthetic import DEFAULT_VARIANTS, write_synthetic_runs
+
+    tasks = (("SynSTS1.v2", "STS"), ("SynRetrieval1", "Retrieval"))
+    plain = write_synthetic_runs(tmp_path / "plain", variants=DEFAULT_VARIANTS[:2], seeds=[0], tasks=tasks)
+    packed = tmp_path / "packed"
+    shutil.copytree(plain, packed)
+    for path in packed.rglob("*.jsonl"):
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    a, b = load_runs(plain), load_runs(packed)
+    assert a.tasks == b.tasks == ["SynRetrieval1", "SynSTS1.v2"]
+    assert a.scores.drop(columns="run_dir").equals(b.scores.drop(columns="run_dir"))
+    for task in a.tasks:
+        x, y = load_task_examples(a.runs, task), load_task_examples(b.runs, task)
+        assert x.main_scores() == y.main_scores()
