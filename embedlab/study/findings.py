@@ -80,14 +80,17 @@ def study_runs(root: Path) -> StudyRuns:
     return StudyRuns(root, trained, floors, [*sorted(trained.values()), *anchors], standardised)
 
 
-def copy_runs(study: StudyRuns, dest: Path, log: Path | None, previous: dict | None = None) -> dict:
+def copy_runs(
+    study: StudyRuns, dest: Path, log: Path | None, previous: dict | None = None, notes: list[str] | None = None
+) -> dict:
     """Copy every run's small files and its predictions (gzipped) to `dest/<kind>/<run>/`; write the manifest.
 
     Args:
         study: The runs.
         dest: The page's `runs/` folder (replaced).
         log: The study's terminal output, when kept.
-        previous: The manifest of a shipped copy being regenerated: its versions, machine and timings stay.
+        previous: The manifest of a shipped copy being regenerated: its versions, machine, timings and notes stay.
+        notes: Sentences about how the study was run (an interruption, a restart), printed on the page.
     """
     staging = dest.with_name(dest.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
@@ -122,7 +125,8 @@ def copy_runs(study: StudyRuns, dest: Path, log: Path | None, previous: dict | N
         "packages": {p: _version(p) for p in PACKAGES},
         "machine": _machine(),
         "timings": parse_study_log(log) if log and log.is_file() else {},
-        **{k: v for k, v in (previous or {}).items() if k in ("packages", "machine", "timings")},
+        "notes": list(notes or []),
+        **{k: v for k, v in (previous or {}).items() if k in ("packages", "machine", "timings", "notes")},
         "predictions_sha256": hashes,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -226,7 +230,14 @@ def _duration(seconds: float | None) -> str:
 
 
 def write_page(
-    study_dir: Path, page: Path, preset_name: str, *, n_resamples: int, seed: int = 0, check_classifier: bool = True
+    study_dir: Path,
+    page: Path,
+    preset_name: str,
+    *,
+    n_resamples: int,
+    seed: int = 0,
+    check_classifier: bool = True,
+    notes: list[str] | None = None,
 ) -> Path:
     """Copy the study's small files beside `page`, run the analyses, write the page and its figures.
 
@@ -238,6 +249,7 @@ def write_page(
         seed: Seed of every resampling.
         check_classifier: evaluate the trained checkpoints' classification again with the standardised
             classifier when the study has checkpoints and not yet those runs (`classifier_check`).
+        notes: Sentences about how the study was run, kept in the manifest and printed on the page.
     """
     preset = load_preset(preset_name)
     folder = page.parent
@@ -250,7 +262,7 @@ def write_page(
         study = study_runs(study_dir)
     shipped = study_dir / "manifest.json"  # regenerating the page from its own runs/ copy keeps its provenance
     previous = json.loads(shipped.read_text(encoding="utf-8")) if shipped.is_file() else None
-    manifest = copy_runs(study, folder / "runs", study_dir / "study.log", previous)
+    manifest = copy_runs(study, folder / "runs", study_dir / "study.log", previous, notes)
     figures = folder / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     analysis = build_report(
@@ -300,10 +312,12 @@ def _page(preset, manifest, analysis, floors, beaten, sections, n_resamples, has
         f"`{preset.suite}`; training overrides: " + ", ".join(f"`{k}={v}`" for k, v in preset.fit.items()) + ".",
         f"- Versions: {packages}.",
         f"- Machine: {manifest['machine']}.",
-        f"- Wall time: whole command {_duration(timings.get('command_s'))} (install, asset check and study), "
-        f"study {_duration(timings.get('study_s'))}: training + evaluation of the trained runs "
+        f"- Wall time of the runs, each in its own process (the study's log): trained runs (fit and evaluation) "
         f"{_duration(by_kind['trained'])}, untrained floors {_duration(by_kind['untrained'])}, reference "
-        f"{_duration(by_kind['reference'])}, the rest (analysis and report) in the study's remainder.",
+        f"{_duration(by_kind['reference'])}; together {_duration(sum(by_kind.values()))}. The last `embedlab study` "
+        f"took {_duration(timings.get('study_s'))} (the runs it had left, the analysis and the report), the last "
+        f"`make reproduce` {_duration(timings.get('command_s'))} (install, asset check and that study).",
+        *(f"- {note}" for note in manifest.get("notes", [])),
         f"- Per-example tests: {n_resamples} bootstrap resamples and {n_resamples} permutations per task, seed 0. "
         "Every run's run.json, cost.json, results/, training log and predictions (gzipped; sha256 in "
         "`runs/manifest.json`) are in `runs/`: `make findings STUDY=docs/findings/runs` rebuilds this page "
@@ -376,12 +390,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="offline", help="the study's preset (configs/studies/<name>.yaml)")
     parser.add_argument("--page", type=Path, default=Path("docs/findings/offline.md"), help="the page to write")
     parser.add_argument("--n-resamples", type=int, default=10_000, help="resamples and permutations per test")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the page on how the study ran")
     parser.add_argument(
         "--no-classifier-check", action="store_true", help="skip scoring classification with standardised embeddings"
     )
     args = parser.parse_args(argv)
     page = write_page(
-        args.study, args.page, args.preset, n_resamples=args.n_resamples, check_classifier=not args.no_classifier_check
+        args.study,
+        args.page,
+        args.preset,
+        n_resamples=args.n_resamples,
+        check_classifier=not args.no_classifier_check,
+        notes=args.note,
     )
     print(f"wrote {page}")
     return 0
