@@ -93,6 +93,7 @@ def copy_runs(
         notes: Sentences about how the study was run (an interruption, a restart), printed on the page.
     """
     staging = dest.with_name(dest.name + ".new")
+    checkout = f"{study.root.resolve().parent.parent}/"  # make reproduce writes <checkout>/runs/<preset>
     shutil.rmtree(staging, ignore_errors=True)
     hashes = {}
     for run in [*study.all, *study.standardised.values()]:
@@ -102,7 +103,9 @@ def copy_runs(
         (out / "predictions").mkdir()
         for name in COPIED:
             if (run / name).is_file():
-                shutil.copy2(run / name, out / name)
+                # paths in them are made relative to the study's checkout (`runs/<preset>/...`): no absolute paths
+                text = (run / name).read_text(encoding="utf-8").replace(checkout, "")
+                (out / name).write_text(text, encoding="utf-8")
         for result in sorted((run / "results").glob("*.json")):
             shutil.copy2(result, out / "results" / result.name)
         for version in sorted(run.glob("lightning_logs/version_*/metrics.csv")):
