@@ -7,7 +7,8 @@ backbone's own shapes and the batch's token count, so the ratio holds on whichev
 
 - training: `embedlab fit` as a user runs it (configs/base.yaml + the backbone + the mix + a variant),
   timed step by step after warm-up by a callback; real tokens are the batch's attention-mask sums.
-- encode: `EmbeddingModule.encode` on the mix's documents, bf16, after one warm-up batch.
+- encode: `EmbeddingModule.encode` on the mix's documents, bf16, after one warm-up batch; with the LoRA
+  updates folded into the weights (the default on CPU) and, for comparison, with peft's unmerged forward.
 
     python benchmarks/cpu_ceiling.py                      # SmolLM2-135M, m1, the offline mix (needs the assets)
     python benchmarks/cpu_ceiling.py --fit-steps 40       # also a 40-step fit; cost.json's tokens_per_s
@@ -143,8 +144,11 @@ def backbone_config(args) -> dict:
     return dict(config["model"]["backbone"]["init_args"])
 
 
-def time_encode(args, texts: list[str]) -> tuple[dict, object]:
-    """Encode throughput of the fit's backbone (LoRA adapters attached, as a trained checkpoint has them)."""
+def time_encode(args, texts: list[str], merge_lora: str = "auto") -> tuple[dict, object]:
+    """Encode throughput of the fit's backbone (LoRA adapters attached, as a trained checkpoint has them).
+
+    `merge_lora`: the backbone's option (auto folds the adapters into the weights on CPU; never keeps peft's
+    unmerged forward, for the side-by-side figure)."""
     import embedlab.models  # noqa: F401  (registers the component names)
     from embedlab.models import Backbone, Causal, LastToken
     from embedlab.models.backbone import LoRA
@@ -154,6 +158,7 @@ def time_encode(args, texts: list[str]) -> tuple[dict, object]:
     if isinstance(init.get("lora"), dict):
         init["lora"] = LoRA(**init["lora"])
     init["max_length"] = args.encode_length
+    init["merge_lora"] = merge_lora
     backbone = Backbone(**init)
     module = EmbeddingModule(backbone, attention=Causal(), pooling=LastToken)
     batch = args.encode_batch
@@ -198,13 +203,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         training = time_training(args, workdir)
-        encode, config = time_encode(args, mix_documents(args, args.encode_texts + args.encode_batch))
+        documents = mix_documents(args, args.encode_texts + args.encode_batch)
+        encode, config = time_encode(args, documents)
+        unmerged, _ = time_encode(args, documents, merge_lora="never")
         n = non_embedding_parameters(config)
         rate = matmul_rate(linear_shapes(config), int(training["real_tokens_per_step"] / 2))
         training["ceiling_tokens_per_s"] = rate * 1e9 / ((6 if args.full else 4) * n)
         training["ratio"] = training["tokens_per_s"] / training["ceiling_tokens_per_s"]
         encode["ceiling_tokens_per_s"] = rate * 1e9 / (2 * n)
         encode["ratio"] = encode["tokens_per_s"] / encode["ceiling_tokens_per_s"]
+        unmerged["ceiling_tokens_per_s"] = encode["ceiling_tokens_per_s"]
+        unmerged["ratio"] = unmerged["tokens_per_s"] / encode["ceiling_tokens_per_s"]
         fit = None
         if args.fit_steps:
             run_fit(fit_args(args, workdir / "fit", args.fit_steps, None))
@@ -215,10 +224,12 @@ def main() -> int:
         "machine": {"threads": torch.get_num_threads(), "bf16_matmul_gflops": rate, "non_embedding_parameters": n},
         "training": training,
         "encode": encode,
+        "encode_unmerged_lora": unmerged,
         "fit": fit,
     }
     print(f"bf16 matmul at the backbone's shapes: {rate:.0f} GFLOP/s on {torch.get_num_threads()} threads; N = {n:,}")
-    for name, part in (("training", training), ("encode", encode), ("fit", fit)):
+    parts = (("training", training), ("encode", encode), ("unmerged", unmerged), ("fit", fit))
+    for name, part in parts:
         if part is None:
             continue
         ceiling = training["ceiling_tokens_per_s"] if name == "fit" else part["ceiling_tokens_per_s"]

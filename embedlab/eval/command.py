@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--classifier", default="logistic", help="classification tasks: logistic (mteb's) or standardised-logistic"
     )
+    parser.add_argument(
+        "--merge-lora",
+        choices=("auto", "always", "never"),
+        help="with --checkpoint: fold LoRA adapters into the weights for encoding (default: the checkpoint's, auto)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace the results already in the run directory (else refused)"
@@ -101,6 +106,8 @@ def run(args) -> int:
         config = {"reference": args.reference}
     else:
         module, steps, data_config = _module(args)
+        if args.merge_lora:
+            module.backbone.set_merge_lora(args.merge_lora)
         trained = trained_template(data_config)
         encoder = module.to(device)
         module.verify_attention_policy()  # on the weights as loaded, on their device (raises AttentionPolicyError)

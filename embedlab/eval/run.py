@@ -32,8 +32,12 @@ def module_info(
     variant: str | None = None,
     checkpoint: str | None = None,
 ) -> dict[str, Any]:
-    """run.json fields for an EmbeddingModule (untrained when `checkpoint` is None)."""
-    return {
+    """run.json fields for an EmbeddingModule (untrained when `checkpoint` is None).
+
+    With LoRA adapters, `lora_merged` says whether they were folded into the weights for encoding
+    (`Backbone.merge_lora`): the same model, rounded differently under bf16.
+    """
+    info = {
         "variant": variant or (module.variant_name if checkpoint else f"untrained-{module.variant_name}"),
         "attention": type(module.attention).__name__,
         "pooling": type(module.pooling).__name__,
@@ -44,6 +48,9 @@ def module_info(
         "max_steps": int(max_steps),
         "checkpoint": checkpoint,
     }
+    if getattr(module.backbone, "lora", None) is not None:
+        info["lora_merged"] = module.backbone.lora_merged_at_inference
+    return info
 
 
 def reference_info(name: str) -> dict[str, Any]:

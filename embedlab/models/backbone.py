@@ -13,6 +13,7 @@ unless `trust_remote_code` is set: its attention ignores the policy (see `attent
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,11 @@ from torch import Tensor, nn
 from embedlab.errors import EmbedlabError
 from embedlab.hparams import record_init_args
 from embedlab.models.byte_tokenizer import BYTE_LEVEL, byte_level_tokenizer
+from embedlab.models.lora_merge import MergedLoRA
 from embedlab.models.tokenization import PaddingSide, TextTokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MERGE_LORA = ("auto", "always", "never")
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -68,6 +71,9 @@ class Backbone(nn.Module):
         revision: hub revision (branch, tag or commit) to pin.
         seed: seed of the random init when `config` is given.
         compile: run the decoder through `torch.compile` (dynamic shapes); works with LoRA and every head.
+        merge_lora: fold the LoRA updates into the frozen weights for no-grad eval-mode forwards (encoding,
+            validation): auto (on CPU, where it is measured to help: see `lora_merge.py`), always, or never.
+            Costs one copy of the adapted weights while evaluating; the trained weights are untouched.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class Backbone(nn.Module):
         revision: str | None = None,
         seed: int = 0,
         compile: bool = False,
+        merge_lora: Literal["auto", "always", "never"] = "auto",
     ) -> None:
         record_init_args(self, locals())
         super().__init__()
@@ -103,6 +110,7 @@ class Backbone(nn.Module):
         self.lora = lora
         if lora is not None:
             self.model = _add_lora(self.model, lora)
+        self.set_merge_lora(merge_lora)
         # Kept out of the module tree (a compiled wrapper would duplicate every key of the state dict).
         self.__dict__["_compiled"] = torch.compile(self.model, dynamic=True) if compile else None
         self.tokenizer = TextTokenizer(
@@ -148,13 +156,36 @@ class Backbone(nn.Module):
         if self._training_attention is not None:
             training = self.training and torch.is_grad_enabled()
             self.use_attention(self._training_attention if training else self.attn_implementation)
-        return (self._compiled or self.model)(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            output_hidden_states=output_hidden_states,
-            use_cache=False,
-        )
+        model = self.model if self._compiled is None else self._compiled  # `or` would call len() on it
+        with self._merged.active() if self._merging() else nullcontext():
+            return model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                output_hidden_states=output_hidden_states,
+                use_cache=False,
+            )
+
+    def set_merge_lora(self, mode: str) -> None:
+        """Change `merge_lora` (auto, always or never) on a built backbone, e.g. one loaded from a checkpoint."""
+        if mode not in MERGE_LORA:
+            raise EmbedlabError(f"backbone.merge_lora {mode!r} is not one of {', '.join(MERGE_LORA)}")
+        self.merge_lora = mode
+        self._merged = MergedLoRA(self.model) if self.lora is not None and mode != "never" else None
+
+    @property
+    def lora_merged_at_inference(self) -> bool:
+        """Whether an eval-mode, no-grad forward on the current device runs on merged LoRA weights."""
+        if self._merged is None or self.__dict__.get("_compiled") is not None:
+            return False
+        on_cpu = next(self.model.parameters()).device.type == "cpu"
+        return (self.merge_lora == "always" or on_cpu) and self._merged.applies()
+
+    def _merging(self) -> bool:
+        if self._merged is not None and (self.training or torch.is_grad_enabled()):
+            self._merged.drop()  # training: the weights are about to change, free the copy
+            return False
+        return self.lora_merged_at_inference
 
     def use_attention(self, implementation: str) -> None:
         """Switch the attention kernel (eager, sdpa, ...) in place; the weights and the policy stay as they are."""

@@ -54,6 +54,8 @@ def evaluate_standardised(preset: StudyPreset, trained: dict[str, Path], out: Pa
             "--checkpoint", str(run / "checkpoints" / "last.ckpt"),
             "--suite", ",".join(classification_tasks(run)),
             "--classifier", CLASSIFIER,
+            # encode as the study did (runs from before the option was recorded encoded unmerged)
+            "--merge-lora", "always" if meta.get("lora_merged") else "never",
             "--variant", variant, "--seed", str(meta["seed"]),
             "--max-length", str(preset.evaluation.get("max_length", 512)),
             "--batch-size", str(preset.evaluation.get("batch_size", 32)),
