@@ -193,7 +193,7 @@ def score_sections(runs_dir: Path) -> dict[str, str]:
     """
     study = study_runs(runs_dir)
     costs = cost_rows(study.all)
-    pooler = {variant: costs.set_index("run").at[run.name, "pooler params"] for variant, run in study.trained.items()}
+    pooler = pooler_sizes(study)
     models = category_means(study.all)
     kinds = [_kind(v) for v in models.index]
     models.insert(0, "kind", kinds)
@@ -208,6 +208,26 @@ def score_sections(runs_dir: Path) -> dict[str, str]:
     if curves:
         sections["convergence"] = to_markdown(convergence_table(curves).round(3))
     return sections
+
+
+def pooler_sizes(study: StudyRuns) -> dict[str, int]:
+    """variant -> its trained pooling head's parameter count (from the run's cost.json)."""
+    costs = cost_rows(list(study.trained.values())).set_index("run")
+    return {variant: costs.at[run.name, "pooler params"] for variant, run in study.trained.items()}
+
+
+def pooler_gain_table(floors: pd.DataFrame, pooler: dict[str, int]) -> str:
+    """Markdown: each variant's pooler size beside its mean gain over its floor, in points, smallest pooler first.
+
+    Args:
+        floors: `floor_comparisons` rows (variant, category, delta as a fraction of the main score).
+        pooler: variant -> pooler parameter count.
+    """
+    gains = floors.groupby("variant", sort=False)["delta"].mean() * 100
+    size = pd.DataFrame({"pooler params": [pooler.get(v) for v in gains.index], "mean gain (points)": gains})
+    size = size.sort_values(["pooler params", "mean gain (points)"], kind="stable")
+    size["pooler params"] = size["pooler params"].map(_int)
+    return to_markdown(size.round(2).rename_axis("model"))
 
 
 def training_curves(study: StudyRuns) -> dict[str, pd.DataFrame]:
@@ -282,6 +302,7 @@ def write_page(
     if curves:
         curves_figure(curves, figures / "curves.png")
     sections = score_sections(study_dir)
+    sections["pooler_gain"] = pooler_gain_table(floors, pooler_sizes(study))
     ranking = None
     if len(study.standardised) == len(study.trained):
         ranking = ranking_markdown(*ranking_table(study.trained, study.standardised))
@@ -304,7 +325,6 @@ def _page(preset, manifest, analysis, floors, beaten, sections, n_resamples, has
         claims.append({"claim": claim.text, "verdict": judged, "evidence": evidence_text(tests)})
     claims_md = to_markdown(pd.DataFrame(claims).set_index("claim"))
     floors_tbl = floor_table(floors, n_resamples=n_resamples)
-    gains = floors.groupby("variant", sort=False)["delta"].mean().rename("mean gain over floor")
     tables = analysis.tables
     parts = [
         f"# Findings: the `{preset.name}` study\n",
@@ -366,13 +386,12 @@ def _page(preset, manifest, analysis, floors, beaten, sections, n_resamples, has
         ]
     else:
         parts.append("The runs logged no training curves.\n")
-    size = pd.DataFrame({"mean gain over floor": gains})
     parts += [
         "### Does a larger pooler buy more?\n",
-        "Mean per-category gain over the variant's own floor (points of main score, from the table above) beside "
-        'the pooler\'s parameter count; ScalarMix (one weight per layer) is the control for "uses all layers" '
-        "without a large pooler.\n",
-        to_markdown(size.round(4).rename_axis("Model")) + "\n",
+        "The pooler's parameter count beside the variant's mean gain over its own floor across the four categories "
+        "(points of main score, from the floor table above); ScalarMix (one weight per layer) is the control for "
+        '"uses all layers" without a large pooler.\n',
+        sections["pooler_gain"] + "\n",
         "## Classification: mteb's classifier or standardised embeddings?\n",
         "mteb fits a logistic regression (C=1, 100 iterations) on the embeddings as they are; on a decoder's "
         "anisotropic embeddings that can understate a model. Each trained checkpoint's classification tasks were "
