@@ -98,6 +98,5 @@ def ranking_markdown(table: pd.DataFrame, tau: float) -> str:
         f"classifier, {', '.join(leader[1])} standardised). The headline tables use mteb's classifier, as the "
         "paper and the leaderboard do; this table gives both."
     )
-    return (
-        f"{to_markdown(table.round(2).rename_axis('Model'))}\n\n{verdict} Kendall's tau between the two: {tau:+.2f}.\n"
-    )
+    shown = table.round(2).astype({c: "Int64" for c in table.columns if c.endswith(" rank")})
+    return f"{to_markdown(shown.rename_axis('Model'))}\n\n{verdict}\n"

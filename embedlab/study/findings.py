@@ -389,8 +389,9 @@ def _page(preset, manifest, analysis, floors, beaten, sections, n_resamples, has
     parts += [
         "### Does a larger pooler buy more?\n",
         "The pooler's parameter count beside the variant's mean gain over its own floor across the four categories "
-        "(points of main score, from the floor table above); ScalarMix (one weight per layer) is the control for "
-        '"uses all layers" without a large pooler.\n',
+        "(points of main score, from the floor table above). Two controls: ScalarMix (one weight per layer) for "
+        '"uses all layers" without a large pooler, and MeanMLP (mean pooling plus a residual MLP with the '
+        'last-layer pooler\'s parameter count) for "adds millions of parameters" without the Perceiver.\n',
         sections["pooler_gain"] + "\n",
         "## Classification: mteb's classifier or standardised embeddings?\n",
         "mteb fits a logistic regression (C=1, 100 iterations) on the embeddings as they are; on a decoder's "
