@@ -11,6 +11,7 @@ from embedlab.models.pooling import (
     LastToken,
     LatentAttention,
     Mean,
+    MeanMLP,
     MultiLayerTrainable,
     PoolingInputs,
     ScalarMix,
@@ -102,6 +103,7 @@ def test_registry_lists_every_head():
         "LastToken",
         "LatentAttention",
         "Mean",
+        "MeanMLP",
         "MultiLayerTrainable",
         "ScalarMix",
         "TrainableLastLayer",
@@ -138,6 +140,8 @@ def test_all_padding_row_is_finite(name, cls):
 def test_gradients_flow_to_states_and_parameters(name, cls):
     torch.manual_seed(0)
     head = build(cls)
+    if isinstance(head, MeanMLP):  # its residual branch starts closed (down = 0, as LoRA's B): open it
+        torch.nn.init.normal_(head.down.weight, std=0.1)
     states = torch.randn(2, 4, 8, requires_grad=True)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
     hidden = (states, states * 2, states * 3) if head.needs_all_layers else (states,)
