@@ -68,6 +68,10 @@ DEFAULT_TASKS: tuple[tuple[str, str], ...] = (
     *((f"SynRetrieval{i}", "Retrieval") for i in range(1, 5)),
     *((f"SynClustering{i}", "Clustering") for i in range(1, 4)),
 )
+# one task per category: the smallest suite that covers the paper's four categories
+ONE_TASK_PER_CATEGORY: tuple[tuple[str, str], ...] = tuple(
+    (f"Syn{category}1", category) for category in ("STS", "Retrieval", "Classification", "Clustering")
+)
 DEFAULT_SIZES = {"STS": 150, "Retrieval": 120, "Classification": 200, "Clustering": 150, "Clustering.v2": 100}
 MAIN_SCORE_NAME = {
     "STS": "cosine_spearman",

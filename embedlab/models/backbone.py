@@ -110,9 +110,9 @@ class Backbone(nn.Module):
         self.lora = lora
         if lora is not None:
             self.model = _add_lora(self.model, lora)
-        self.set_merge_lora(merge_lora)
         # Kept out of the module tree (a compiled wrapper would duplicate every key of the state dict).
         self.__dict__["_compiled"] = torch.compile(self.model, dynamic=True) if compile else None
+        self.set_merge_lora(merge_lora)
         self.tokenizer = TextTokenizer(
             _load_tokenizer(tokenizer or name_or_path, revision, trust_remote_code),
             max_length=max_length,
@@ -176,7 +176,7 @@ class Backbone(nn.Module):
     @property
     def lora_merged_at_inference(self) -> bool:
         """Whether an eval-mode, no-grad forward on the current device runs on merged LoRA weights."""
-        if self._merged is None or self.__dict__.get("_compiled") is not None:
+        if self._merged is None or self._compiled is not None:
             return False
         on_cpu = next(self.model.parameters()).device.type == "cpu"
         return (self.merge_lora == "always" or on_cpu) and self._merged.applies()

@@ -34,15 +34,15 @@ class MergedLoRA:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
+        self.layers = _lora_layers(model)  # found once: every forward would walk the whole module tree again
         self._key: tuple | None = None
         self._weights: list[torch.Tensor] = []
 
     def applies(self) -> bool:
         """Whether a merge is possible here: plain (not sharded) weights, one active adapter, no DoRA."""
-        layers = _lora_layers(self.model)
-        if not layers:
+        if not self.layers:
             return False
-        for layer in layers:
+        for layer in self.layers:
             weight = layer.get_base_layer().weight
             adapters = layer.active_adapters
             if len(adapters) != 1 or layer.use_dora.get(adapters[0], False) or layer.merged:
@@ -58,25 +58,26 @@ class MergedLoRA:
     @contextmanager
     def active(self):
         """Within: every LoRA projection runs its base layer alone, on the merged weight."""
-        layers = _lora_layers(self.model)
-        merged = self._merged(layers)
-        saved = [layer.get_base_layer().weight for layer in layers]
+        merged = self._merged()
+        saved = [layer.get_base_layer().weight for layer in self.layers]
         try:
-            for layer, weight in zip(layers, merged, strict=True):
+            for layer, weight in zip(self.layers, merged, strict=True):
                 layer.get_base_layer().weight = nn.Parameter(weight, requires_grad=False)
             with self.model.disable_adapter() if hasattr(self.model, "disable_adapter") else nullcontext():
                 yield
         finally:
-            for layer, weight in zip(layers, saved, strict=True):
+            for layer, weight in zip(self.layers, saved, strict=True):
                 layer.get_base_layer().weight = weight
 
-    def _merged(self, layers: list[nn.Module]) -> list[torch.Tensor]:
+    def _merged(self) -> list[torch.Tensor]:
         key = tuple(
-            (id(p), p._version) for layer in layers for p in (layer.get_base_layer().weight, *_adapter_weights(layer))
+            (id(p), p._version)
+            for layer in self.layers
+            for p in (layer.get_base_layer().weight, *_adapter_weights(layer))
         )
         if key != self._key:
             with torch.no_grad():
-                self._weights = [_merge(layer) for layer in layers]
+                self._weights = [_merge(layer) for layer in self.layers]
             self._key = key
         return self._weights
 

@@ -75,9 +75,7 @@ def ranking_table(trained: dict[str, Path], standardised: dict[str, Path]) -> tu
     """
     columns = {}
     for name, runs in (("logistic", trained), (CLASSIFIER, standardised)):
-        scores = load_runs(
-            list(runs.values()), allow_mismatch=("train_mix", "train_mix_fingerprint", "max_steps", "suite")
-        ).scores
+        scores = load_runs(list(runs.values()), allow_mismatch=MISMATCH).scores
         means = scores[scores.category == "Classification"].groupby("variant")["score"].mean() * 100
         columns[f"{name} %"] = means
         columns[f"{name} rank"] = means.rank(ascending=False, method="min").astype(int)

@@ -7,14 +7,9 @@ import json
 import pytest
 
 from embedlab.analysis.floors import categories_beaten, floor_comparisons, floor_table
-from embedlab.analysis.synthetic import SyntheticVariant, write_synthetic_runs
+from embedlab.analysis.synthetic import ONE_TASK_PER_CATEGORY, SyntheticVariant, write_synthetic_runs
 
-TASKS = (
-    ("SynSTS1", "STS"),
-    ("SynRetrieval1", "Retrieval"),
-    ("SynClassification1", "Classification"),
-    ("SynClustering1", "Clustering"),
-)
+TASKS = ONE_TASK_PER_CATEGORY
 SIZES = {"STS": 120, "Retrieval": 120, "Classification": 150, "Clustering": 120}
 
 

@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from embedlab.analysis.synthetic import DEFAULT_VARIANTS, SyntheticVariant, write_synthetic_runs
+from embedlab.analysis.synthetic import DEFAULT_VARIANTS, ONE_TASK_PER_CATEGORY, SyntheticVariant, write_synthetic_runs
 from embedlab.study.findings import parse_study_log, score_sections, study_runs, write_page
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "findings" / "offline.md"
 N_RESAMPLES = 10_000  # what `make findings` uses
-TASKS = (
-    ("SynSTS1", "STS"),
-    ("SynRetrieval1", "Retrieval"),
-    ("SynClassification1", "Classification"),
-    ("SynClustering1", "Clustering"),
-)
+TASKS = ONE_TASK_PER_CATEGORY
 SIZES = {"STS": 80, "Retrieval": 80, "Classification": 100, "Clustering": 80}
 LOG = """0 of 3 runs already finished; 3 to run
 
