@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from embedlab.errors import EmbedlabError
 from embedlab.hparams import record_init_args
+from embedlab.models import grouped_attention
 from embedlab.models.byte_tokenizer import BYTE_LEVEL, byte_level_tokenizer
 from embedlab.models.lora_merge import MergedLoRA
 from embedlab.models.tokenization import PaddingSide, TextTokenizer
@@ -241,9 +242,11 @@ def resolve_attn_implementation(requested: str, dtype: torch.dtype) -> str:
 # Without a GPU, `auto` trains with eager attention and encodes with sdpa. The backward of torch 2.13's
 # CPU sdpa kernel is slow, while eager's batched matmuls run on oneDNN's bf16 kernels: a SmolLM2-135M LoRA
 # step of 16 triplets at 64 / 128 tokens ran 1.41x faster with eager; encoding ran 1.13x faster with sdpa
-# (benchmarks/cpu_ceiling.py). Eager keeps a [B, H, T, T] attention matrix per layer for backward: name
-# sdpa explicitly to train long texts on CPU.
-CPU_TRAINING_ATTENTION = "eager"
+# (benchmarks/cpu_ceiling.py). The eager used is `grouped_attention`'s, transformers' eager in fewer passes.
+# Eager keeps a [B, H, T, T] attention matrix per layer for backward: name sdpa explicitly to train long
+# texts on CPU.
+grouped_attention.register()
+CPU_TRAINING_ATTENTION = grouped_attention.NAME
 
 
 def resolve_source(name_or_path: str) -> str:
@@ -273,6 +276,8 @@ def _load_tokenizer(source: str, revision: str | None, trust_remote_code: bool):
 def _add_lora(model: nn.Module, lora: LoRA) -> nn.Module:
     from peft import LoraConfig, TaskType, get_peft_model
 
+    from embedlab.models.lora_fused import FusedLoRALinear
+
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     unknown = [t for t in lora.target_modules if t not in present]
     if unknown:
@@ -288,4 +293,5 @@ def _add_lora(model: nn.Module, lora: LoRA) -> nn.Module:
         bias="none",
         task_type=TaskType.FEATURE_EXTRACTION,
     )
+    config._register_custom_module({nn.Linear: FusedLoRALinear})  # peft's hook for its own layer classes
     return get_peft_model(model, config)

@@ -101,14 +101,14 @@ def test_compiled_backbone_matches_eager_and_keeps_its_state_dict():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule of attn_implementation: auto")
-def test_auto_attention_trains_eager_and_encodes_sdpa_on_cpu():
-    """On CPU `auto` trains with eager attention (faster backward) and encodes with sdpa (faster forward)."""
+def test_auto_attention_trains_grouped_eager_and_encodes_sdpa_on_cpu():
+    """On CPU `auto` trains with the grouped eager attention (faster backward) and encodes with sdpa."""
     backbone = tiny_backbone(attn_implementation="auto")
     ids = torch.randint(3, 200, (2, 7))
     mask = torch.ones_like(ids)
     backbone.train()
     trained = backbone(ids, mask).last_hidden_state
-    assert backbone.base_model.config._attn_implementation == "eager"
+    assert backbone.base_model.config._attn_implementation == "embedlab_grouped_eager"
     with torch.no_grad():
         backbone.train()  # no gradients: an encode inside a training loop
         backbone(ids, mask)
