@@ -9,11 +9,12 @@ import torch
 from embedlab.errors import AttentionPolicyError
 from embedlab.models import Backbone, Bidirectional, Causal
 from embedlab.models.attention import BIDIRECTIONAL_MODEL_TYPES, verify_attention
+from embedlab.models.grouped_attention import NAME as GROUPED
 from tests.conftest import tiny_backbone
 
 
 @pytest.mark.parametrize("model_type", BIDIRECTIONAL_MODEL_TYPES)
-@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("impl", ["eager", "sdpa", GROUPED])
 def test_policies_hold(model_type, impl):
     backbone = tiny_backbone(model_type, impl)
     Causal().apply(backbone)

@@ -9,6 +9,7 @@ import pytest
 from embedlab.errors import AttentionPolicyError
 from embedlab.models import Backbone, Bidirectional, attention
 from embedlab.models.attention import verify_attention
+from embedlab.models.grouped_attention import NAME as GROUPED
 from tests.conftest import tiny_backbone, tiny_config
 
 
@@ -23,7 +24,7 @@ def keep_causal(module, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("model_type", ["llama", "qwen2", "mistral"])
-@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("impl", ["eager", "sdpa", GROUPED])
 def test_every_layer_of_the_allowlisted_models_is_bidirectional(model_type, impl):
     backbone = tiny_backbone(model_type, impl)
     Bidirectional().apply(backbone)
@@ -40,7 +41,7 @@ def test_one_causal_layer_fails_the_check_naming_the_layer(monkeypatch):
         Bidirectional().verify(backbone)
 
 
-@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("impl", ["eager", "sdpa", GROUPED])
 def test_sliding_window_in_some_layers_fails_the_check_naming_the_first(impl):
     # Qwen2 with use_sliding_window: layers from max_window_layers on attend within a 3-token window.
     config = {**tiny_config("qwen2"), "num_hidden_layers": 3, "use_sliding_window": True, "sliding_window": 3}
