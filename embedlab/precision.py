@@ -40,3 +40,10 @@ def autocast(precision: str, device: torch.device):
     if precision == "fp32":
         return torch.autocast(device.type, enabled=False)
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
+def matmul_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """The dtype a matrix product of `tensor` runs in: autocast's where autocast is on, else its own
+    (kernels that turn autocast off inside, or build masks for a GEMM, need it)."""
+    device = tensor.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensor.dtype

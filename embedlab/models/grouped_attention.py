@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from embedlab.precision import matmul_dtype
+
 NAME = "embedlab_grouped_eager"
 
 
@@ -52,20 +54,14 @@ def grouped_eager_attention(
     if attention_mask is None:
         scores = torch.bmm(q, k.transpose(1, 2)) * scaling  # [B * Hkv, g * T, S]
     else:
-        bias = _grouped_mask(attention_mask, kv_heads, groups, _gemm_dtype(q))  # [B * Hkv, g * T, S]
+        # in the GEMM's dtype, not q's: rotary leaves queries in float32 under bf16 autocast
+        bias = _grouped_mask(attention_mask, kv_heads, groups, matmul_dtype(q))  # [B * Hkv, g * T, S]
         scores = torch.baddbmm(bias, q, k.transpose(1, 2), alpha=scaling)
     weights = torch.softmax(scores, dim=-1)
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     out = torch.bmm(weights, v)  # [B * Hkv, g * T, D]
     out = out.view(batch, heads, length, dim).transpose(1, 2)  # [B, T, H, D]
     return out, weights.view(batch, heads, length, kv_length)
-
-
-def _gemm_dtype(tensor: Tensor) -> torch.dtype:
-    """The dtype a matrix product of `tensor` runs in: autocast's where it is on (rotary embeddings leave
-    queries in float32 under bf16 autocast)."""
-    device = tensor.device.type
-    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensor.dtype
 
 
 _last_mask: tuple[Tensor, tuple, Tensor] | None = None

@@ -19,6 +19,8 @@ import torch
 from peft.tuners.lora import Linear as LoraLinear
 from torch import Tensor, nn
 
+from embedlab.precision import matmul_dtype
+
 
 class FusedLoRALinear(LoraLinear):
     """peft's LoRA `Linear` whose plain single-adapter forward runs as one fused autograd node."""
@@ -57,9 +59,8 @@ class FusedLoRAFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, lora_a: Tensor, lora_b: Tensor, scaling: float):
-        device = x.device.type
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
-        with torch.autocast(device, enabled=False):
+        dtype = matmul_dtype(x)
+        with torch.autocast(x.device.type, enabled=False):
             x2 = x.reshape(-1, x.shape[-1]).to(dtype)  # [M, K]
             w = weight.to(dtype)  # [N, K]
             a = lora_a.to(dtype)  # [r, K]
