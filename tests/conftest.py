@@ -51,3 +51,11 @@ def token_store_dir(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("tokens")
     monkeypatch.setattr("embedlab.data.mix.default_store_dir", lambda: folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def eager_elementwise(monkeypatch):
+    """`fuse_elementwise: auto` stays eager in the suite, as on a machine without a C++ compiler: compiling
+    the islands for every tiny model in every process more than doubled the suite's time. The islands'
+    own tests (tests/models/test_elementwise.py) name `always`, or restore the real check."""
+    monkeypatch.setattr("embedlab.models.backbone.can_compile", lambda: False)

@@ -13,7 +13,7 @@ unless `trust_remote_code` is set: its attention ignores the policy (see `attent
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +25,13 @@ from embedlab.errors import EmbedlabError
 from embedlab.hparams import record_init_args
 from embedlab.models import grouped_attention
 from embedlab.models.byte_tokenizer import BYTE_LEVEL, byte_level_tokenizer
+from embedlab.models.elementwise import ElementwiseIslands, can_compile
 from embedlab.models.lora_merge import MergedLoRA
 from embedlab.models.tokenization import PaddingSide, TextTokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MERGE_LORA = ("auto", "always", "never")
+FUSE_ELEMENTWISE = ("auto", "always", "never")
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -75,6 +77,9 @@ class Backbone(nn.Module):
         merge_lora: fold the LoRA updates into the frozen weights for no-grad eval-mode forwards (encoding,
             validation): auto (on CPU, where it is measured to help: see `lora_merge.py`), always, or never.
             Costs one copy of the adapted weights while evaluating; the trained weights are untouched.
+        fuse_elementwise: compile RMSNorm, rotary and SwiGLU's activation with inductor, each into one loop
+            (Llama, Mistral and Qwen2; see `elementwise.py`): auto (without a GPU, when a C++ compiler is
+            found, and not with `compile`), always, or never.
     """
 
     def __init__(
@@ -95,11 +100,16 @@ class Backbone(nn.Module):
         seed: int = 0,
         compile: bool = False,
         merge_lora: Literal["auto", "always", "never"] = "auto",
+        fuse_elementwise: Literal["auto", "always", "never"] = "auto",
     ) -> None:
         record_init_args(self, locals())
         super().__init__()
         if dtype not in DTYPES:
             raise EmbedlabError(f"backbone.dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        if fuse_elementwise not in FUSE_ELEMENTWISE:
+            raise EmbedlabError(
+                f"backbone.fuse_elementwise {fuse_elementwise!r} is not one of {', '.join(FUSE_ELEMENTWISE)}"
+            )
         self.name_or_path = name_or_path
         self.trust_remote_code = trust_remote_code
         self.attn_implementation = resolve_attn_implementation(attn_implementation, DTYPES[dtype])
@@ -113,6 +123,10 @@ class Backbone(nn.Module):
             self.model = _add_lora(self.model, lora)
         # Kept out of the module tree (a compiled wrapper would duplicate every key of the state dict).
         self.__dict__["_compiled"] = torch.compile(self.model, dynamic=True) if compile else None
+        fuse = fuse_elementwise == "always" or (
+            fuse_elementwise == "auto" and not compile and not torch.cuda.is_available() and can_compile()
+        )
+        self._islands = ElementwiseIslands(self.model) if fuse else None
         self.set_merge_lora(merge_lora)
         self.tokenizer = TextTokenizer(
             _load_tokenizer(tokenizer or name_or_path, revision, trust_remote_code),
@@ -158,7 +172,11 @@ class Backbone(nn.Module):
             training = self.training and torch.is_grad_enabled()
             self.use_attention(self._training_attention if training else self.attn_implementation)
         model = self.model if self._compiled is None else self._compiled  # `or` would call len() on it
-        with self._merged.active() if self._merging() else nullcontext():
+        with ExitStack() as stack:
+            if self._islands is not None:
+                stack.enter_context(self._islands.active())
+            if self._merging():
+                stack.enter_context(self._merged.active())
             return model(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
