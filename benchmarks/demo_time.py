@@ -7,9 +7,10 @@ Two modes:
     python benchmarks/demo_time.py --keep runs/demo-bench
 
 `--fresh-clone` clones this repository's committed HEAD into a temporary folder, points `EMBEDLAB_CACHE`
-at an empty folder and runs `make install`, `make assets` and `make demo` there one after the other,
-timing each (`make demo` repeats nothing the first two did). pip's own wheel cache is used as it is;
-`--no-pip-cache` turns it off, to time a first download of the pinned wheels too.
+at an empty folder (and torch's inductor cache at another) and runs `make install`, `make assets` and
+`make demo` there one after the other, timing each (`make demo` repeats nothing the first two did).
+pip's own wheel cache is used as it is; `--no-pip-cache` turns it off, to time a first download of the
+pinned wheels too.
 
 Prints the load average before and after (wall time means something only on an idle machine), each
 run's training and evaluation time (from its cost.json) and PASS/FAIL; exits 1 on FAIL.
@@ -42,7 +43,8 @@ def fresh_clone(work: Path, pip_cache: bool) -> tuple[int, dict[str, float], Pat
     """Clone HEAD into `work`, then install, fetch the assets into an empty cache and run the demo there."""
     clone = work / "embedlab"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    env = dict(os.environ, EMBEDLAB_CACHE=str(work / "cache"))
+    # An empty inductor cache too: the compiled CPU kernels (backbone.fuse_elementwise) are built as a new user's are.
+    env = dict(os.environ, EMBEDLAB_CACHE=str(work / "cache"), TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"))
     if not pip_cache:
         env["PIP_NO_CACHE_DIR"] = "1"
     stages: dict[str, float] = {}
