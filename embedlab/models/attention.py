@@ -13,7 +13,7 @@ implementation was tested.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import ClassVar
 
 import torch
@@ -226,7 +226,8 @@ def _policy_and_full_states(backbone, model, ids, mask):
     n, t = ids.shape
     additive = torch.zeros((n, 1, t, t), dtype=dtype, device=ids.device)  # [B, 1, T, T]
     additive = additive.masked_fill(~mask.bool()[:, None, None, :], torch.finfo(dtype).min)
-    with _reference_attention(model):
+    kernels = getattr(backbone, "kernels", nullcontext)  # Backbone's compiled islands; none on an exported one
+    with kernels(), _reference_attention(model):
         full = model(
             input_ids=ids,
             attention_mask=additive,

@@ -13,7 +13,7 @@ unless `trust_remote_code` is set: its attention ignores the policy (see `attent
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -173,8 +173,7 @@ class Backbone(nn.Module):
             self.use_attention(self._training_attention if training else self.attn_implementation)
         model = self.model if self._compiled is None else self._compiled  # `or` would call len() on it
         with ExitStack() as stack:
-            if self._islands is not None:
-                stack.enter_context(self._islands.active())
+            stack.enter_context(self.kernels())
             if self._merging():
                 stack.enter_context(self._merged.active())
             return model(
@@ -184,6 +183,11 @@ class Backbone(nn.Module):
                 output_hidden_states=output_hidden_states,
                 use_cache=False,
             )
+
+    def kernels(self) -> AbstractContextManager:
+        """The context every call of `self.model` runs in, `forward`'s and any direct one (the attention check's
+        reference run): the compiled rotary of `fuse_elementwise`, so both see the same kernels."""
+        return self._islands.active() if self._islands is not None else nullcontext()
 
     def set_merge_lora(self, mode: str) -> None:
         """Change `merge_lora` (auto, always or never) on a built backbone, e.g. one loaded from a checkpoint."""
