@@ -78,8 +78,9 @@ class Backbone(nn.Module):
             validation): auto (on CPU, where it is measured to help: see `lora_merge.py`), always, or never.
             Costs one copy of the adapted weights while evaluating; the trained weights are untouched.
         fuse_elementwise: compile RMSNorm, rotary and SwiGLU's activation with inductor, each into one loop
-            (Llama, Mistral and Qwen2; see `elementwise.py`): auto (without a GPU, when a C++ compiler is
-            found, and not with `compile`), always, or never.
+            in training forwards (Llama, Mistral and Qwen2; see `elementwise.py`): auto (without a GPU, when
+            a C++ compiler is found, and not with `compile`), always, or never. Compiling costs seconds per
+            process: it pays over tens of steps, not over a handful.
     """
 
     def __init__(
@@ -186,7 +187,7 @@ class Backbone(nn.Module):
 
     def kernels(self) -> AbstractContextManager:
         """The context every call of `self.model` runs in, `forward`'s and any direct one (the attention check's
-        reference run): the compiled rotary of `fuse_elementwise`, so both see the same kernels."""
+        reference run): the compiled rotary of `fuse_elementwise` in training forwards, so both see the same."""
         return self._islands.active() if self._islands is not None else nullcontext()
 
     def set_merge_lora(self, mode: str) -> None:
