@@ -25,7 +25,7 @@ from embedlab.errors import EmbedlabError
 from embedlab.hparams import record_init_args
 from embedlab.models import grouped_attention
 from embedlab.models.byte_tokenizer import BYTE_LEVEL, byte_level_tokenizer
-from embedlab.models.elementwise import ElementwiseIslands, can_compile
+from embedlab.models.elementwise import ElementwiseIslands, can_compile, training_forward
 from embedlab.models.lora_merge import MergedLoRA
 from embedlab.models.tokenization import PaddingSide, TextTokenizer
 
@@ -170,7 +170,7 @@ class Backbone(nn.Module):
         """
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # [B, T], padding-side invariant
         if self._training_attention is not None:
-            training = self.training and torch.is_grad_enabled()
+            training = training_forward(self)
             self.use_attention(self._training_attention if training else self.attn_implementation)
         model = self.model if self._compiled is None else self._compiled  # `or` would call len() on it
         with ExitStack() as stack:

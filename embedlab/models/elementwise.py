@@ -48,7 +48,6 @@ def _silu_mul(gate: Tensor, up: Tensor) -> Tensor:
 
 compiled_rms_norm = torch.compile(_rms_norm, dynamic=True)  # compiled on first call, cached on disk by inductor
 compiled_silu_mul = torch.compile(_silu_mul, dynamic=True)
-_COMPILED_ROTARY: dict = {}  # transformers' function -> its compiled version, one per process
 
 
 @functools.cache
@@ -113,10 +112,9 @@ class ElementwiseIslands:
             yield
 
 
+@functools.cache  # one compiled version of transformers' function per process
 def _compiled_rotary(original):
-    if original not in _COMPILED_ROTARY:
-        _COMPILED_ROTARY[original] = torch.compile(original, dynamic=True)
-    return _COMPILED_ROTARY[original]
+    return torch.compile(original, dynamic=True)
 
 
 @contextmanager
